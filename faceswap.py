@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""faceswap: swap faces in photos and videos, for consensual, disclosed use. See README.md."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import logging
+import os
+import sys
+from types import ModuleType
+
+COMMANDS = {
+    "extract": "detect, align and cut out faces from photos or a video",
+    "train": "train an A<->B model on two folders of faces",
+    "convert": "swap faces in frames or a video with a trained model",
+    "tools": "alignments and video utilities",
+}
+
+
+def _script(command: str) -> ModuleType:
+    # Script modules import only the standard library at the top, so -h stays fast.
+    return importlib.import_module(f"scripts.{command}")
+
+
+def build_parser(commands: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="faceswap.py", description="Swap faces in photos and videos. Use only with consent, and say "
+                                        "that the result is synthetic.")
+    parser.add_argument("-v", "--debug", action="store_true", help="show debug logs and full tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, summary in (commands or COMMANDS).items():
+        command_parser = sub.add_parser(name, help=summary, description=summary)
+        _script(name).add_arguments(command_parser)
+    return parser
+
+
+def to_config(module: ModuleType, args: argparse.Namespace) -> object:
+    """The command's frozen Config, from the parsed arguments of the same names."""
+    config_type = module.Config
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_type) if hasattr(args, f.name)}
+    return config_type(**values)
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines that do not break a running progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm  # noqa: PLC0415
+
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _setup_logging(debug: bool) -> None:
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s" if debug else "%(message)s"))
+    root = logging.getLogger("faceswap")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Build only the chosen command's arguments: the others' modules need not load.
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    chosen = chosen if chosen in COMMANDS else None
+    parser = build_parser({chosen: COMMANDS[chosen]} if chosen else None)
+    args = parser.parse_args(argv)
+    _setup_logging(args.debug)
+    from lib.errors import FaceswapError  # noqa: PLC0415
+
+    try:
+        module = _script(args.command)
+        module.run(to_config(module, args))
+    except FaceswapError as err:
+        if args.debug:
+            logging.getLogger("faceswap").exception("error")
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Reading images of any common kind and writing PNGs that carry JSON metadata in a text chunk."""
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from lib.fileio import write_bytes_atomic
+from lib.types import Frame
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+METADATA_KEY = b"faceswap"
+SYNTHETIC_KEY = b"synthetic"
+
+
+class UnreadableImage(ValueError):
+    """An image file that cannot be decoded; the message says why."""
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _looks_truncated(data: bytes, suffix: str) -> bool:
+    """True when a JPEG or PNG stops before its end marker (decoders fill the rest with grey)."""
+    if data[:3] == b"\xff\xd8\xff":
+        return b"\xff\xd9" not in data[-64:]
+    if data[:8] == PNG_SIGNATURE:
+        return b"IEND" not in data[-32:]
+    return False
+
+
+def decode_image(data: bytes, suffix: str = "") -> Frame:
+    """Decode image bytes to BGR uint8. Grayscale, alpha, 16-bit and EXIF rotation are handled."""
+    if not data:
+        raise UnreadableImage("empty file")
+    if _looks_truncated(data, suffix):
+        raise UnreadableImage("truncated image")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UnreadableImage("not an image OpenCV can decode")
+    return np.asarray(image, np.uint8)
+
+
+def read_image(path: Path) -> Frame:
+    """Read an image file (any name, non-ASCII included) to BGR uint8."""
+    return decode_image(Path(path).read_bytes(), Path(path).suffix.lower())
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def encode_png(image: np.ndarray, metadata: dict[str, Any] | None = None,
+               text: dict[str, str] | None = None, compression: int = 3) -> bytes:
+    """Encode an image as PNG; metadata goes in a tEXt chunk named 'faceswap' as ASCII JSON."""
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise ValueError("OpenCV could not encode the image as PNG")
+    data = buf.tobytes()
+    chunks = b""
+    if metadata is not None:
+        chunks += _png_chunk(b"tEXt", METADATA_KEY + b"\0" + json.dumps(metadata, ensure_ascii=True).encode())
+    for key, value in (text or {}).items():
+        chunks += _png_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1"))
+    # tEXt chunks may go anywhere after IHDR; put them right after it (signature 8 + IHDR 25 bytes).
+    return data[:33] + chunks + data[33:]
+
+
+def png_text(data: bytes) -> dict[str, str]:
+    """All tEXt chunks of a PNG as {keyword: text}; empty for a non-PNG."""
+    found: dict[str, str] = {}
+    if data[:8] != PNG_SIGNATURE:
+        return found
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"tEXt" and b"\0" in body:
+            key, value = body.split(b"\0", 1)
+            found[key.decode("latin-1")] = value.decode("latin-1")
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return found
+
+
+def png_metadata(data: bytes) -> dict[str, Any] | None:
+    """The faceswap JSON metadata of a PNG, or None if it has none."""
+    raw = png_text(data).get(METADATA_KEY.decode())
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def write_png(path: Path, image: np.ndarray, metadata: dict[str, Any] | None = None,
+              text: dict[str, str] | None = None) -> None:
+    """Write a PNG with optional metadata, atomically."""
+    write_bytes_atomic(Path(path), encode_png(image, metadata, text))
+
+
+def read_face_file(path: Path) -> tuple[Frame, dict[str, Any] | None]:
+    """Read a face image and its faceswap metadata (None for a plain image)."""
+    data = Path(path).read_bytes()
+    return decode_image(data, Path(path).suffix.lower()), png_metadata(data)

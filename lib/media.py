@@ -1,0 +1,82 @@
+"""Input frames for extract and convert: a folder of images, one image, or a video."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib.errors import FaceswapError
+from lib.image import IMAGE_EXTENSIONS, UnreadableImage, is_image_path, read_image
+from lib.types import Frame
+from lib.video import VideoReader, is_video_path
+
+
+@dataclass
+class SourceFrame:
+    """One frame: name (alignments key), index, the stem its face files start with, and the image,
+    or None with the reason it could not be read."""
+
+    name: str
+    index: int
+    stem: str
+    image: Frame | None
+    problem: str | None = None
+
+
+class FrameSource:
+    """Frames of one input, in order. `kind` is 'images' or 'video'; `total` how many to expect."""
+
+    def __init__(self, path: Path, every_n: int = 1) -> None:
+        self.path = Path(path)
+        self.every_n = every_n
+        self.problem: str | None = None
+        self._video: VideoReader | None = None
+        self._images: list[Path] = []
+        if not self.path.exists():
+            raise FaceswapError(f"input not found: {self.path}")
+        if self.path.is_dir():
+            self.kind = "images"
+            self._images = sorted(p for p in self.path.iterdir() if p.is_file() and is_image_path(p))
+            if not self._images:
+                raise FaceswapError(f"no images in {self.path} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+            self._images = self._images[::every_n]
+        elif is_video_path(self.path):
+            self.kind = "video"
+            self._video = VideoReader(self.path, every_n)
+        elif is_image_path(self.path):
+            self.kind = "images"
+            self._images = [self.path]
+        else:
+            raise FaceswapError(f"{self.path.name} is neither an image, a video nor a folder of images")
+
+    @property
+    def total(self) -> int:
+        return self._video.expected if self._video else len(self._images)
+
+    @property
+    def source_name(self) -> str:
+        return self.path.name
+
+    def __iter__(self) -> Iterator[SourceFrame]:
+        if self._video is not None:
+            stem = self.path.stem
+            for index, frame in self._video:
+                yield SourceFrame(f"{stem}_{index:06d}", index, stem, frame)
+            self.problem = self._video.problem
+            return
+        stems = [p.stem for p in self._images]
+        for path in self._images:
+            # Two images that differ only by extension must not write over each other's faces.
+            stem = path.stem if stems.count(path.stem) == 1 else f"{path.stem}_{path.suffix[1:]}"
+            try:
+                yield SourceFrame(path.name, 0, stem, read_image(path))
+            except (UnreadableImage, OSError) as err:
+                yield SourceFrame(path.name, 0, stem, None, str(err))
+
+
+def default_alignments_path(source: Path) -> Path:
+    """Where extract puts the alignments file: inside a frames folder, or beside a single file."""
+    source = Path(source)
+    if source.is_dir():
+        return source / "alignments.json"
+    return source.with_name(f"{source.stem}_alignments.json")

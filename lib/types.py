@@ -1,0 +1,71 @@
+"""The domain words of the pipeline, shared by lib/, plugins/ and scripts/."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Frame = npt.NDArray[np.uint8]
+"""A full image, BGR uint8, shape (H, W, 3)."""
+Face = npt.NDArray[np.uint8]
+"""An aligned face crop, BGR uint8, shape (S, S, 3)."""
+Landmarks = npt.NDArray[np.float64]
+"""68 points in iBUG 300-W order, (x, y) in frame pixels, shape (68, 2)."""
+Matrix = npt.NDArray[np.float64]
+"""A 2x3 affine matrix taking frame pixels to aligned-face pixels."""
+Mask = npt.NDArray[np.float32]
+"""A soft mask in [0, 1], shape (H, W)."""
+Descriptor = npt.NDArray[np.float64]
+"""dlib's 128-D face descriptor."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """A face box in frame pixels; right and bottom are exclusive."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    def as_list(self) -> list[int]:
+        return [self.left, self.top, self.right, self.bottom]
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union with another box, in [0, 1]."""
+        ix = max(0, min(self.right, other.right) - max(self.left, other.left))
+        iy = max(0, min(self.bottom, other.bottom) - max(self.top, other.top))
+        inter = ix * iy
+        union = self.width * self.height + other.width * other.height - inter
+        return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What a detector found: a box, its confidence and, if the detector gives them, 5 keypoints.
+
+    keypoints: (5, 2) float, frame pixels, in the order left eye, right eye, nose, left and right
+    mouth corner (left = image left).
+    """
+
+    box: Box
+    score: float
+    keypoints: npt.NDArray[np.float64] | None = None
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """A face found in a frame, with its landmarks."""
+
+    box: Box
+    score: float
+    landmarks: Landmarks

@@ -1,0 +1,43 @@
+"""MTCNN (Zhang et al. 2016) through the mtcnn package, on TensorFlow; weights ship in its wheel."""
+from __future__ import annotations
+
+import numpy as np
+
+from lib.types import Box, Detection, Frame
+from plugins.extract.detect import DetectOptions, default_if_none
+
+_KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+class MtcnnDetector:
+    """Finds faces with MTCNN; gives 5 keypoints with each box. Runs on the GPU when there is one."""
+
+    batch_size = 8
+    default_threshold = 0.8
+
+    def __init__(self, options: DetectOptions) -> None:
+        import tensorflow as tf  # noqa: PLC0415 (heavy: only when this detector is chosen)
+        from mtcnn import MTCNN  # noqa: PLC0415
+
+        self.options = options
+        self._threshold = default_if_none(options.threshold, self.default_threshold)
+        device = "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"
+        self._mtcnn = MTCNN(device=device)
+
+    def detect(self, frames: list[Frame]) -> list[list[Detection]]:
+        """Detections for each frame (BGR uint8); frames of different sizes are detected one by one."""
+        rgb = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames]
+        same_size = len({frame.shape for frame in rgb}) == 1
+        if same_size and len(rgb) > 1:
+            results = self._mtcnn.detect_faces(rgb, min_face_size=self.options.min_size,
+                                               threshold_onet=self._threshold)
+        else:
+            results = [self._mtcnn.detect_faces(image, min_face_size=self.options.min_size,
+                                                threshold_onet=self._threshold) for image in rgb]
+        return [[self._to_detection(found) for found in per_frame] for per_frame in results]
+
+    @staticmethod
+    def _to_detection(found: dict) -> Detection:
+        x, y, w, h = (int(v) for v in found["box"])
+        keypoints = np.array([found["keypoints"][name] for name in _KEYPOINTS], np.float64)
+        return Detection(Box(x, y, x + w, y + h), float(found["confidence"]), keypoints)

@@ -1,0 +1,91 @@
+"""Numbers that say how good a swap is: identity, pose, expression, reconstruction, stability, seams."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from lib.align import eye_centres
+from lib.types import Descriptor, Face, Frame, Landmarks, Mask
+
+# 68-point mirror map: the index a point takes when the face is flipped left to right.
+MIRROR = np.array(
+    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
+
+
+def mirror_landmarks(landmarks: Landmarks, width: int) -> Landmarks:
+    """The landmarks of the horizontally flipped image (width pixels wide), in the same point order."""
+    flipped = np.asarray(landmarks, np.float64)[MIRROR].copy()
+    flipped[:, 0] = width - 1 - flipped[:, 0]
+    return flipped
+
+
+def interocular(landmarks: Landmarks) -> float:
+    """Distance between the eye centres, in pixels."""
+    left, right = eye_centres(landmarks)
+    return float(np.linalg.norm(right - left))
+
+
+def landmark_error(reference: Landmarks, other: Landmarks) -> float:
+    """Mean point-to-point distance over the reference's inter-ocular distance (NME)."""
+    distance = np.linalg.norm(np.asarray(reference) - np.asarray(other), axis=1).mean()
+    return float(distance / max(interocular(reference), 1e-6))
+
+
+def landmark_jitter(track: npt.NDArray[np.float64]) -> float:
+    """Mean frame-to-frame landmark motion over inter-ocular distance; track is (T, 68, 2)."""
+    track = np.asarray(track, np.float64)
+    if len(track) < 2:
+        return 0.0
+    steps = np.linalg.norm(np.diff(track, axis=0), axis=2).mean(axis=1)
+    scale = np.array([interocular(points) for points in track[1:]])
+    return float(np.mean(steps / np.maximum(scale, 1e-6)))
+
+
+def psnr(reference: Face, other: Face) -> float:
+    """Peak signal-to-noise ratio in dB of two uint8 images (inf when identical)."""
+    mse = np.mean((reference.astype(np.float64) - other.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def ssim(reference: Face, other: Face) -> float:
+    """Structural similarity of two uint8 colour images, in [-1, 1] (1 = identical)."""
+    from skimage.metrics import structural_similarity  # noqa: PLC0415
+
+    return float(structural_similarity(reference, other, channel_axis=2, data_range=255))
+
+
+@dataclass(frozen=True)
+class IdentityScores:
+    """Where swapped faces sit between the identities: mean descriptor distances, and the share of faces
+    whose nearest identity centroid is the target."""
+
+    to_target: float
+    to_source: float
+    retrieval: float
+
+
+def identity_scores(swapped: list[Descriptor], source_centroid: Descriptor,
+                    target_centroid: Descriptor) -> IdentityScores:
+    """Identity transfer of swapped faces from the source person toward the target person."""
+    if not swapped:
+        return IdentityScores(float("nan"), float("nan"), float("nan"))
+    faces = np.asarray(swapped)
+    to_target = np.linalg.norm(faces - target_centroid, axis=1)
+    to_source = np.linalg.norm(faces - source_centroid, axis=1)
+    return IdentityScores(float(to_target.mean()), float(to_source.mean()), float(np.mean(to_target < to_source)))
+
+
+def seam_gradient(frame: Frame, mask: Mask) -> float:
+    """Mean gradient magnitude (grey levels per pixel) on the mask's border: high where a seam shows."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    # Sobel 3x3 sums four differences: divide by 4 for grey levels per pixel.
+    gradient = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 4,
+                             cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 4)
+    hard = (mask > 0.5).astype(np.uint8)
+    border = cv2.morphologyEx(hard, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool)
+    return float(gradient[border].mean()) if border.any() else 0.0

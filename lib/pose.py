@@ -1,0 +1,53 @@
+"""Head pose (yaw, pitch, roll in degrees) from 68 landmarks with solvePnP and a 3-D mean face."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from lib.types import Landmarks
+
+# A generic adult head in millimetres (x right, y up, z toward the camera; nose tip at the origin), for the
+# landmarks: nose tip 30, chin 8, outer eye corners 36 and 45, mouth corners 48 and 54, and the inner eye
+# corners 39 and 42. Anthropometric averages, as used widely for PnP head pose.
+_POINTS = [30, 8, 36, 45, 48, 54, 39, 42]
+_MODEL = np.array([
+    [0.0, 0.0, 0.0],
+    [0.0, -63.6, -12.5],
+    [-43.3, 32.7, -26.0],
+    [43.3, 32.7, -26.0],
+    [-28.9, -28.9, -24.1],
+    [28.9, -28.9, -24.1],
+    [-15.0, 32.7, -25.0],
+    [15.0, 32.7, -25.0],
+])
+# The same in OpenCV's camera convention (y down, z away from the camera), so a frontal face has no rotation.
+_MODEL_CV = _MODEL * [1.0, -1.0, -1.0]
+
+
+def head_pose(landmarks: Landmarks, frame_shape: tuple[int, ...]) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees of a face in a frame of the given (height, width).
+
+    Yaw is positive when the face turns toward the image's right, pitch positive when it looks up,
+    roll positive when the head tilts clockwise in the image. A pinhole camera with focal length = image
+    width is assumed (no calibration is known); angles are for comparing faces, not for metrology.
+    """
+    height, width = frame_shape[:2]
+    camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], np.float64)
+    image_points = np.asarray(landmarks, np.float64)[_POINTS]
+    ok, rotation_vector, _ = cv2.solvePnP(_MODEL_CV, image_points, camera, np.zeros(4),
+                                          flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        return float("nan"), float("nan"), float("nan")
+    rotation, _ = cv2.Rodrigues(rotation_vector)
+    pitch, yaw, roll = (float(a) for a in cv2.RQDecomp3x3(rotation)[0])
+    # Camera axes: x right, y down, z away. A face turning to the image's right rotates about -y.
+    return _wrap(-yaw), _wrap(-pitch), _wrap(roll)
+
+
+def _wrap(angle: float) -> float:
+    """Fold an angle into (-90, 90]: RQ decomposition may return the equivalent angle + 180."""
+    while angle > 90:
+        angle -= 180
+    while angle <= -90:
+        angle += 180
+    return angle

@@ -7,11 +7,13 @@ convert can pick their own coverage later.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from lib.types import Box, Face, Frame, Landmarks, Matrix
+from lib.types import Box, Face, Frame, Landmarks, Mask, Matrix
 
 # Derived by scripts/derive_template.py: Procrustes mean of 53 real 68-point shapes (dlib's ground
 # truth plus dlib predictions on ../shared/data) and their mirror images, made exactly symmetric.
@@ -133,3 +135,39 @@ def eye_centres(landmarks: Landmarks) -> npt.NDArray[np.float64]:
     """Left and right eye centres (image left first), shape (2, 2)."""
     points = np.asarray(landmarks, np.float64)
     return np.array([points[LEFT_EYE].mean(0), points[RIGHT_EYE].mean(0)])
+
+
+def paste_face(frame: Frame, face: Face, mask: Mask, matrix: Matrix,
+               blend: Callable[[Frame, Frame, Mask], Frame] | None = None) -> Frame:
+    """Warp a face (n x n, BGR uint8) and its mask (n x n float32 in [0, 1]) back into a copy of the frame
+    and blend them there; matrix takes frame pixels to the face's pixels. Only the face's footprint is
+    warped (cubic for the face, linear for the mask), so the cost does not grow with the frame size.
+    blend(background, warped face, warped mask) -> patch, alpha blending when None."""
+    size = face.shape[0]
+    inverse = invert(matrix)
+    corners = transform_points(inverse, np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64))
+    height, width = frame.shape[:2]
+    left, top = (max(0, int(np.floor(v)) - 2) for v in corners.min(0))
+    right = min(width, int(np.ceil(corners[:, 0].max())) + 2)
+    bottom = min(height, int(np.ceil(corners[:, 1].max())) + 2)
+    out = frame.copy()
+    if right <= left or bottom <= top:
+        return out
+    # The same matrix, for pixels counted from the patch's top-left corner.
+    local = matrix.copy()
+    local[:, 2] += matrix[:, :2] @ np.array([left, top], np.float64)
+    patch_size = (right - left, bottom - top)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    interpolation = cv2.INTER_CUBIC if scale < 1.0 else cv2.INTER_LINEAR  # face upscaled: cubic
+    warped = cv2.warpAffine(face, local, patch_size, flags=interpolation | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_REPLICATE)
+    warped_mask = cv2.warpAffine(mask, local, patch_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    alpha = np.clip(warped_mask, 0.0, 1.0).astype(np.float32)
+    background = frame[top:bottom, left:right]
+    if blend is None:
+        blended = background + (warped.astype(np.float32) - background) * alpha[..., None]
+        out[top:bottom, left:right] = np.clip(blended + 0.5, 0, 255)
+    else:
+        out[top:bottom, left:right] = blend(background, np.asarray(warped, np.uint8), alpha)
+    return out

@@ -66,11 +66,18 @@ def face_to_json(face: DetectedFace) -> dict[str, Any]:
     }
 
 
+def ints_from_json(raw: Any, count: int, what: str) -> list[int]:
+    """A JSON list of exactly `count` integers; ValueError otherwise (int("480x360"[0]) must not pass)."""
+    if not isinstance(raw, list) or len(raw) != count or not all(isinstance(v, int) for v in raw):
+        raise ValueError(f"{what} is {str(raw)[:40]}, not {count} integers")
+    return raw
+
+
 def face_from_json(raw: dict[str, Any]) -> DetectedFace:
     landmarks = np.asarray(raw["landmarks"], np.float64)
     if landmarks.shape != (68, 2):
         raise ValueError(f"landmarks have shape {landmarks.shape}, not (68, 2)")
-    return DetectedFace(Box(*[int(v) for v in raw["box"]]), float(raw["score"]), landmarks)
+    return DetectedFace(Box(*ints_from_json(raw["box"], 4, "box")), float(raw["score"]), landmarks)
 
 
 def load_alignments(path: Path) -> Alignments:
@@ -84,14 +91,23 @@ def load_alignments(path: Path) -> Alignments:
         raise FaceswapError(f"{path} is not an alignments file (not JSON: {err})") from None
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         raise FaceswapError(f"{path} is not a faceswap alignments file")
-    if int(raw.get("version", 0)) > VERSION:
-        raise FaceswapError(f"{path} was written by a newer faceswap (version {raw['version']}): upgrade")
+    version = raw.get("version")
+    if not isinstance(version, int):
+        raise FaceswapError(f"{path} is damaged (version {str(version)[:20]}): re-run extract or "
+                            "`tools alignments rebuild`")
+    if version > VERSION:
+        raise FaceswapError(f"{path} was written by a newer faceswap (version {version}): upgrade")
     try:
         frames = {
-            name: FrameEntry(int(entry["index"]), (int(entry["shape"][0]), int(entry["shape"][1])),
+            name: FrameEntry(int(entry["index"]), _frame_shape(entry["shape"]),
                              [face_from_json(face) for face in entry["faces"]])
             for name, entry in raw["frames"].items()
         }
-    except (KeyError, TypeError, ValueError, IndexError) as err:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
         raise FaceswapError(f"{path} is damaged ({err}): re-run extract or `tools alignments rebuild`") from None
     return Alignments(str(raw.get("source", "")), str(raw.get("kind", "images")), frames)
+
+
+def _frame_shape(raw: Any) -> tuple[int, int]:
+    height, width = ints_from_json(raw, 2, "frame shape")
+    return height, width

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from lib.alignments import ints_from_json
 from lib.image import png_metadata
 from lib.types import Box, DetectedFace, Matrix
 
@@ -58,21 +59,23 @@ def face_filename(stem: str, frame_index: int, face_index: int) -> str:
 
 def meta_from_json(raw: dict[str, Any] | None) -> FaceMeta | None:
     """Parse face metadata; None when it is missing, of another schema, newer, or damaged."""
-    if not raw or raw.get("schema") != SCHEMA or int(raw.get("version", 0)) > VERSION:
+    if not raw or raw.get("schema") != SCHEMA:
         return None
     try:
+        if int(raw.get("version", 0)) > VERSION:
+            return None
         landmarks = np.asarray(raw["landmarks"], np.float64)
         matrix = np.asarray(raw["matrix"], np.float64)
         if landmarks.shape != (68, 2) or matrix.shape != (2, 3):
             return None
+        height, width = ints_from_json(raw["frame_shape"], 2, "frame shape")
         return FaceMeta(
             source=str(raw["source"]), frame=str(raw["frame"]), frame_index=int(raw["frame_index"]),
-            face_index=int(raw["face_index"]),
-            frame_shape=(int(raw["frame_shape"][0]), int(raw["frame_shape"][1])),
-            face=DetectedFace(Box(*[int(v) for v in raw["box"]]), float(raw["score"]), landmarks),
+            face_index=int(raw["face_index"]), frame_shape=(height, width),
+            face=DetectedFace(Box(*ints_from_json(raw["box"], 4, "box")), float(raw["score"]), landmarks),
             matrix=matrix, size=int(raw["size"]),
         )
-    except (KeyError, TypeError, ValueError, IndexError):
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         return None
 
 

@@ -7,6 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write data to path through a temporary file in the same folder, then rename it into place."""
@@ -17,6 +20,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the user's usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

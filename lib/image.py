@@ -28,11 +28,61 @@ def is_image_path(path: Path) -> bool:
 
 
 def _looks_truncated(data: bytes, suffix: str) -> bool:
-    """True when a JPEG or PNG stops before its end marker (decoders fill the rest with grey)."""
+    """True when a JPEG or PNG stops before its end marker (decoders fill the rest with grey).
+
+    The markers are walked rather than looked for at the very end: bytes after the end marker are common
+    (camera trailers, the video of a "motion photo") and do not make an image unreadable.
+    """
     if data[:3] == b"\xff\xd8\xff":
-        return b"\xff\xd9" not in data[-64:]
+        return not _jpeg_reaches_end(data)
     if data[:8] == PNG_SIGNATURE:
-        return b"IEND" not in data[-32:]
+        return not _png_reaches_end(data)
+    return False
+
+
+def _jpeg_reaches_end(data: bytes) -> bool:
+    """True when the JPEG's segments and scans run on to its end-of-image marker (FFD9)."""
+    pos = 2
+    while pos + 1 < len(data):
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return True
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker != 0xDA:
+            continue
+        # A scan's coded data runs to the next FF that is neither a stuffed 00 nor a restart marker.
+        while True:
+            pos = data.find(b"\xff", pos)
+            if pos < 0 or pos + 1 >= len(data):
+                return False
+            follower = data[pos + 1]
+            if follower == 0x00 or 0xD0 <= follower <= 0xD7:
+                pos += 2
+            elif follower == 0xFF:
+                pos += 1
+            else:
+                break
+    return False
+
+
+def _png_reaches_end(data: bytes) -> bool:
+    """True when the PNG's chunks run whole up to its IEND chunk."""
+    pos = 8
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if pos + 12 + length > len(data):
+            return False
+        if kind == b"IEND":
+            return True
+        pos += 12 + length
     return False
 
 
@@ -104,9 +154,9 @@ def png_metadata(data: bytes) -> dict[str, Any] | None:
 
 
 def write_png(path: Path, image: np.ndarray, metadata: dict[str, Any] | None = None,
-              text: dict[str, str] | None = None) -> None:
+              text: dict[str, str] | None = None, compression: int = 3) -> None:
     """Write a PNG with optional metadata, atomically."""
-    write_bytes_atomic(Path(path), encode_png(image, metadata, text))
+    write_bytes_atomic(Path(path), encode_png(image, metadata, text, compression))
 
 
 def read_face_file(path: Path) -> tuple[Frame, dict[str, Any] | None]:

@@ -1,12 +1,15 @@
-"""Video through ffmpeg: finding the binary, reading stream facts, decoding frames to BGR arrays."""
+"""Video through ffmpeg: finding the binary, reading stream facts, decoding frames to BGR arrays, and
+encoding them (H.264 or GIF, with the source's sound and a synthetic-content comment)."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +32,18 @@ def find_ffmpeg() -> str:
     try:
         import imageio_ffmpeg  # noqa: PLC0415 (optional fallback, imported only when needed)
 
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
+        candidate = str(imageio_ffmpeg.get_ffmpeg_exe())
     except (ImportError, RuntimeError):
-        raise FaceswapError("no ffmpeg found: install it (apt-get install ffmpeg) or pip install imageio-ffmpeg") \
-            from None
+        candidate = ""
+    # get_ffmpeg_exe returns $IMAGEIO_FFMPEG_EXE without checking it, so check that it runs.
+    found = shutil.which(candidate) if candidate else None
+    if found is None:
+        override = os.environ.get("IMAGEIO_FFMPEG_EXE")
+        if override:
+            raise FaceswapError(f"no ffmpeg found: IMAGEIO_FFMPEG_EXE={override} is not an executable file; "
+                                "fix or unset it, or install ffmpeg (apt-get install ffmpeg)")
+        raise FaceswapError("no ffmpeg found: install it (apt-get install ffmpeg) or pip install imageio-ffmpeg")
+    return found
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ _SIZE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")
 _FPS = re.compile(r"([\d.]+)(k?) fps")
 _TBR = re.compile(r"([\d.]+)(k?) tbr")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
+_STREAM_TAGS = re.compile(r"^(\[[^\]]* @ 0x[0-9a-f]+\]\s*)+")
 
 
 def probe_video(path: Path) -> VideoInfo:
@@ -60,12 +72,19 @@ def probe_video(path: Path) -> VideoInfo:
     path = Path(path)
     if not path.is_file():
         raise FaceswapError(f"video not found: {path}")
-    result = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", str(path)],
-                            capture_output=True, text=True, errors="replace", check=False)
+    try:
+        result = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", str(path)],
+                                capture_output=True, text=True, errors="replace", check=False)
+    except OSError as err:
+        raise FaceswapError(f"ffmpeg cannot run ({err.strerror or err}): reinstall it") from None
     report = result.stderr
     stream = _VIDEO_STREAM.search(report)
     if stream is None:
         reason = report.strip().splitlines()[-1] if report.strip() else "ffmpeg could not read it"
+        if "moov atom not found" in report:  # the index of an mp4 is written last: the file was cut short
+            reason = "moov atom not found: the file is truncated or was never finished"
+        elif re.search(r"Stream #\d+:\d+.*?: Audio:", report):  # ffmpeg's last line would be about outputs
+            reason = "it holds only sound"
         raise FaceswapError(f"{path.name} has no readable video stream ({reason})")
     rest = stream.group("rest")
     size = _SIZE.search(rest)
@@ -143,8 +162,158 @@ class VideoReader:
             process.kill() if process.poll() is None else None
             process.wait()
             drain.join(timeout=5)
-        lines = [line.decode("utf-8", "replace").strip() for line in errors if line.strip()]
+        # ffmpeg prefixes its messages with stream tags such as "[dec:h264 @ 0x55...]": drop them.
+        lines = [_STREAM_TAGS.sub("", line.decode("utf-8", "replace")).strip() for line in errors if line.strip()]
         if lines and (process.returncode != 0 or self.decoded < self.expected):
             self.problem = lines[-1]
         elif self.decoded < self.expected * 0.95:
             self.problem = f"stream ended after {self.decoded} of {self.expected} frames"
+
+
+# --- writing ------------------------------------------------------------------------------------------------
+
+SYNTHETIC_COMMENT = "synthetic: made with faceswap"
+H264_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v")
+_NTSC_RATES = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001))
+
+
+def fps_fraction(fps: float) -> Fraction:
+    """A frame rate as the exact fraction ffmpeg should use: 29.97 is 30000/1001, not 2997/100."""
+    for rate in _NTSC_RATES:
+        if abs(fps - float(rate)) < 0.005:
+            return rate
+    return Fraction(fps).limit_denominator(1000)
+
+
+def video_comment(path: Path) -> str | None:
+    """The container's `comment` metadata of a video file, or None."""
+    result = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", str(path)],
+                            capture_output=True, text=True, errors="replace", check=False)
+    match = re.search(r"^\s*comment\s*:\s*(.*)$", result.stderr.split("Stream #")[0], re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+def add_gif_comment(data: bytes, comment: str) -> bytes:
+    """Insert a GIF Comment Extension right after the header and global colour table."""
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        raise ValueError("not a GIF")
+    flags = data[10]
+    start = 13 + (3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0)
+    text = comment.encode("ascii", "replace")
+    blocks = b"".join(bytes([len(part)]) + part for part in (text[i:i + 255] for i in range(0, len(text), 255)))
+    return b"GIF89a" + data[6:start] + b"\x21\xfe" + blocks + b"\x00" + data[start:]
+
+
+class VideoWriter:
+    """Encode BGR frames into a video (H.264) or GIF through an ffmpeg pipe.
+
+    ffmpeg writes a hidden temporary file beside the output, renamed into place by close(); abort() (or a
+    failed close) removes it, so a failed or interrupted run never leaves half a video. Odd frame sizes are
+    padded by one black pixel to even ones (yuv420p needs them): `padded` says so. audio: a file whose
+    first audio track is copied (same container) or re-encoded to AAC; a file without audio is fine.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, *, crf: int = 18,
+                 preset: str = "medium", audio: Path | None = None,
+                 comment: str | None = SYNTHETIC_COMMENT) -> None:
+        self.path = Path(path)
+        self.width, self.height = width, height
+        self.comment = comment
+        self.written = 0
+        self.gif = self.path.suffix.lower() == ".gif"
+        if not self.gif and self.path.suffix.lower() not in H264_EXTENSIONS:
+            raise FaceswapError(f"cannot write {self.path.name}: a video output ends in "
+                                f"{', '.join(H264_EXTENSIONS)} (H.264) or .gif")
+        self.padded = not self.gif and (width % 2 or height % 2)
+        self.temp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
+        rate = fps_fraction(fps)
+        command = [find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                   "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
+                   "-r", f"{rate.numerator}/{rate.denominator}", "-i", "pipe:0"]
+        if audio is not None and not self.gif:
+            copy = Path(audio).suffix.lower() == self.path.suffix.lower()
+            command += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0?",
+                        "-c:a", *(["copy"] if copy else ["aac", "-b:a", "160k"])]
+        if self.gif:
+            command += ["-vf", "split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer",
+                        "-loop", "0"]
+        else:
+            if self.padded:
+                command += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
+            command += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+            if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+                command += ["-movflags", "+faststart"]
+            if comment:
+                command += ["-metadata", f"comment={comment}"]
+        command.append(str(self.temp))
+        self._errors: list[bytes] = []
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._drain = threading.Thread(target=lambda: self._errors.extend(self._process.stderr or []),
+                                       daemon=True)
+        self._drain.start()
+
+    def _ffmpeg_said(self) -> str:
+        self._drain.join(timeout=5)
+        lines = [line.decode("utf-8", "replace").strip() for line in self._errors if line.strip()]
+        return lines[-1] if lines else f"exit code {self._process.returncode}"
+
+    def write(self, frame: Frame) -> None:
+        """Append one frame: BGR uint8 (height, width, 3)."""
+        if frame.shape != (self.height, self.width, 3):
+            raise FaceswapError(f"frame {self.written} of {self.path.name} is {frame.shape[1]}x{frame.shape[0]}, "
+                                f"not {self.width}x{self.height}: every frame of a video must be the same size")
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(np.ascontiguousarray(frame).data)
+        except (BrokenPipeError, OSError):
+            self._process.wait()
+            problem = self._ffmpeg_said()
+            self.abort()
+            raise FaceswapError(f"ffmpeg stopped writing {self.path.name}: {problem}") from None
+        self.written += 1
+
+    def close(self) -> None:
+        """Finish encoding and move the file into place; a failure removes the partial file."""
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.close()
+        except OSError:
+            pass
+        code = self._process.wait()
+        if code != 0 or not self.temp.is_file():
+            problem = self._ffmpeg_said()
+            self.abort()
+            raise FaceswapError(f"ffmpeg could not write {self.path.name}: {problem}")
+        self._drain.join(timeout=5)
+        if self.gif and self.comment:
+            self.temp.write_bytes(add_gif_comment(self.temp.read_bytes(), self.comment))  # still the temp
+        os.replace(self.temp, self.path)
+
+    def abort(self) -> None:
+        """Stop ffmpeg and remove the partial file."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                pass
+        self.temp.unlink(missing_ok=True)
+
+
+def split_video(path: Path, folder: Path, image_format: str = "png") -> int:
+    """Write every frame of a video into folder as `<stem>_<index:06d>.<format>` (index from 0, the names
+    extract gives a video's frames); returns how many. Frames are written as decoded (no rate change)."""
+    if image_format not in ("png", "jpg"):
+        raise FaceswapError(f"frames are written as png or jpg, not {image_format}")
+    pattern = folder / f"{Path(path).stem.replace('%', '%%')}_%06d.{image_format}"
+    quality = ["-q:v", "2"] if image_format == "jpg" else []
+    result = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+                             "-map", "0:v:0", "-fps_mode", "passthrough", "-start_number", "0", *quality,
+                             str(pattern)], capture_output=True, text=True, errors="replace", check=False)
+    written = len(list(folder.glob(f"*.{image_format}")))
+    if result.returncode != 0 and written == 0:
+        lines = [_STREAM_TAGS.sub("", line).strip() for line in result.stderr.splitlines() if line.strip()]
+        raise FaceswapError(f"ffmpeg could not split {Path(path).name}: {lines[-1] if lines else 'no frames'}")
+    return written

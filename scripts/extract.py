@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import queue
 import threading
 from collections import Counter
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from lib.errors import FaceswapError
 
 if TYPE_CHECKING:
-    from lib.alignments import FrameEntry
+    from lib.alignments import Alignments, FrameEntry
 
 log = logging.getLogger("faceswap.extract")
 _END = object()
@@ -111,13 +112,26 @@ def _check_paths(cfg: Config) -> Path:
         raise FaceswapError(f"input not found: {cfg.input}")
     if cfg.output.exists() and not cfg.output.is_dir():
         raise FaceswapError(f"output {cfg.output} is a file: give a folder for the face images")
+    _check_can_create(cfg.output, "the face folder")
     for ref in [*cfg.filter, *cfg.nfilter]:
         if not ref.is_file():
             raise FaceswapError(f"filter reference image not found: {ref}")
     alignments = cfg.alignments or _default_alignments(cfg.input)
     if alignments.is_dir():
         raise FaceswapError(f"alignments path {alignments} is a folder: give a file name")
+    _check_can_create(alignments, "the alignments file")
     return alignments
+
+
+def _check_can_create(path: Path, what: str) -> None:
+    """Fail now, not after the whole run, when path cannot be made: a file in the way, a read-only folder."""
+    folder = next((parent for parent in (path, *path.parents) if parent.exists()), Path("."))
+    if folder == path and not path.is_dir():
+        folder = path.parent  # an existing file is replaced through a temporary file beside it
+    if not folder.is_dir():
+        raise FaceswapError(f"cannot write {what} {path}: {folder} is a file")
+    if not os.access(folder, os.W_OK):
+        raise FaceswapError(f"cannot write {what} {path}: {folder} is read-only")
 
 
 def _default_alignments(source: Path) -> Path:
@@ -141,6 +155,7 @@ def run(cfg: Config) -> Summary:
     detect_options = DetectOptions(cfg.threshold, cfg.detect_min_size, cfg.upsample)
     align_options = AlignOptions(cfg.refeed)
     cfg.output.mkdir(parents=True, exist_ok=True)
+    alignments_path.parent.mkdir(parents=True, exist_ok=True)
     from plugins.extract.pipeline import FaceFinder  # noqa: PLC0415
 
     finder = FaceFinder(cfg.detector, detect_options, "dlib68", align_options)
@@ -180,16 +195,23 @@ def run(cfg: Config) -> Summary:
         progress.close()
         writer.close()  # waits for queued faces, re-raises a write error
         if alignments.frames:
-            alignments.save(alignments_path)
+            _save(alignments, alignments_path)
     summary.problem = source.problem
     if source.problem:
         log.warning("the video ended badly (%s): the frames before that point were extracted", source.problem)
     if summary.frames_read == 0 and not summary.frames_skipped_existing:
-        raise FaceswapError(f"no frame of {cfg.input} could be read: " + ", ".join(summary.skipped) or "empty")
+        raise FaceswapError(f"no frame of {cfg.input} could be read: {', '.join(summary.skipped) or 'empty'}")
     for line in summary.lines():
         log.info(line)
     log.info("alignments: %s", alignments_path)
     return summary
+
+
+def _save(alignments: Alignments, path: Path) -> None:
+    try:
+        alignments.save(path)
+    except OSError as err:
+        raise FaceswapError(f"cannot write the alignments file {path}: {err.strerror or err}") from err
 
 
 def _entry(index: int, shape: tuple[int, ...], faces: list) -> FrameEntry:

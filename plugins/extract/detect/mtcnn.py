@@ -27,13 +27,18 @@ class MtcnnDetector:
     def detect(self, frames: list[Frame]) -> list[list[Detection]]:
         """Detections for each frame (BGR uint8); frames of different sizes are detected one by one."""
         rgb = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames]
-        same_size = len({frame.shape for frame in rgb}) == 1
-        if same_size and len(rgb) > 1:
-            results = self._mtcnn.detect_faces(rgb, min_face_size=self.options.min_size,
-                                               threshold_onet=self._threshold)
-        else:
-            results = [self._mtcnn.detect_faces(image, min_face_size=self.options.min_size,
-                                                threshold_onet=self._threshold) for image in rgb]
+        height, width = rgb[0].shape[:2]
+        # Batches pay at small frames (240p: 145 ms/frame at 8 against 270 at 1) but cost time and
+        # memory at large ones (720p: 910 ms and 1 GB at 1, 1300 ms and 2.4 GB at 8): batch by pixels.
+        step = max(1, min(self.batch_size, 1_000_000 // (height * width)))
+        if len({frame.shape for frame in rgb}) > 1:
+            step = 1
+        results: list = []
+        for start in range(0, len(rgb), step):
+            chunk = rgb[start:start + step]
+            found = self._mtcnn.detect_faces(chunk if len(chunk) > 1 else chunk[0],
+                                             min_face_size=self.options.min_size, threshold_onet=self._threshold)
+            results.extend(found if len(chunk) > 1 else [found])
         return [[self._to_detection(found) for found in per_frame] for per_frame in results]
 
     @staticmethod

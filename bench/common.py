@@ -1,0 +1,144 @@
+"""Shared bench helpers: the machine, timing with CPU time, peak memory, derived test videos, tables, JSON."""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: CPU model, cores, load, Python."""
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": model, "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "system": platform.platform()}
+
+
+def describe_machine(info: dict[str, Any]) -> str:
+    """One line for the top of a bench report."""
+    load = " ".join(f"{x:.2f}" for x in info["load_average"])
+    if "load_average_after" in info:
+        load += " (after: " + " ".join(f"{x:.2f}" for x in info["load_average_after"]) + ")"
+    return f"machine: {info['cpu']}, {info['cores']} cores, load average {load}, Python {info['python']}"
+
+
+@dataclass
+class Timing:
+    """Wall seconds, CPU seconds of this process (all threads) plus its waited-for children, and how many
+    cores the whole machine kept busy meanwhile (other users' work included)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    machine_busy: float = 0.0
+
+    @property
+    def cpu_share(self) -> float:
+        """CPU seconds per wall second: 1.0 is one core kept busy."""
+        return self.cpu / self.wall if self.wall > 0 else 0.0
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs from /proc/stat; (0, 0) where there is none."""
+    stat = Path("/proc/stat")
+    if not stat.is_file():
+        return 0, 0
+    fields = [int(x) for x in stat.read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+@contextmanager
+def timed() -> Iterator[Timing]:
+    """Time the block: `with timed() as t: ...`, then t.wall, t.cpu and t.machine_busy."""
+    timing = Timing()
+    busy, total = _machine_ticks()
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    try:
+        yield timing
+    finally:
+        timing.wall = time.perf_counter() - wall
+        timing.cpu = _cpu_seconds() - cpu
+        busy_after, total_after = _machine_ticks()
+        if total_after > total:
+            timing.machine_busy = (busy_after - busy) / (total_after - total) * (os.cpu_count() or 1)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB (since start, or since reset_peak_rss)."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def reset_peak_rss() -> bool:
+    """Start peak_rss_mb afresh from the current RSS (Linux 4+); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def make_video(source: Path, dest: Path, *, size: tuple[int, int] | None = None,
+               frames: int | None = None) -> Path:
+    """Re-encode a video with ffmpeg (H.264, near-lossless), scaled to size (w, h) and/or cut to its first
+    frames; for benches only, so the test media stay as they are."""
+    from lib.video import find_ffmpeg  # noqa: PLC0415
+
+    command = [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(source)]
+    if size is not None:
+        command += ["-vf", f"scale={size[0]}:{size[1]}"]
+    if frames is not None:
+        command += ["-frames:v", str(frames)]
+    command += ["-an", "-c:v", "libx264", "-crf", "16", "-preset", "fast", "-pix_fmt", "yuv420p", str(dest)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not make {dest.name}: {result.stderr.strip()[-500:]}")
+    return dest
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table; floats get 2 significant decimals unless already formatted as strings."""
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+        return str(value)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(v.rjust(w) for v, w in zip(row, widths)) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write bench results as indented JSON, atomically."""
+    from lib.fileio import write_json_atomic  # noqa: PLC0415
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(path), obj)

@@ -1,0 +1,1 @@
+"""Training: the data feed (faces, augmentation, masks, preview) and the trainer."""

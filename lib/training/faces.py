@@ -1,0 +1,153 @@
+"""Loading a folder of aligned faces for training: decoded once, kept in memory with their landmarks."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lib.errors import FaceswapError
+from lib.facefile import meta_from_json
+from lib.image import UnreadableImage, decode_image, is_image_path, png_metadata
+
+log = logging.getLogger("faceswap.train")
+
+MIN_FACES = 8
+FEW_FACES = 250
+MAX_CACHE_BYTES = 4 * 1024**3
+
+
+@dataclass(frozen=True, eq=False)
+class FaceSet:
+    """The faces of one side, decoded.
+
+    images: uint8 BGR (N, S, S, 3). landmarks: float32 (N, 68, 2) in pixels of these images, or None when
+    the faces are plain images without metadata. skipped: reason -> count of files left out.
+    """
+
+    images: np.ndarray
+    landmarks: np.ndarray | None
+    names: list[str]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def size(self) -> int:
+        """S, the side of every face in pixels."""
+        return int(self.images.shape[1])
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One face file as read: pixels and landmarks in its own pixels, or why it was skipped."""
+
+    name: str
+    image: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
+    problem: str = ""
+
+
+def _read_face(path: Path, size: int | None = None) -> _Read:
+    try:
+        data = path.read_bytes()
+        image = decode_image(data, path.suffix.lower())
+    except (OSError, UnreadableImage):
+        return _Read(path.name, problem="unreadable")
+    if image.shape[0] != image.shape[1]:
+        return _Read(path.name, problem="not square")
+    meta = meta_from_json(png_metadata(data))
+    landmarks = None
+    if meta is not None:
+        # The image may have been resized after extract: the landmarks follow it.
+        landmarks = _scale_points(meta.landmarks_in_face, meta.size, image.shape[0])
+    if size is not None and image.shape[0] != size:
+        landmarks = None if landmarks is None else _scale_points(landmarks, image.shape[0], size)
+        image = _resize(image, size)
+    return _Read(path.name, image, landmarks)
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_CUBIC
+    return np.asarray(cv2.resize(image, (size, size), interpolation=interpolation), np.uint8)
+
+
+def _scale_points(points: np.ndarray, old: int, new: int) -> np.ndarray:
+    """Points in pixels of an old x old image, in pixels of the same image resized to new x new."""
+    if old == new:
+        return np.asarray(points, np.float32)
+    return ((points + 0.5) * (new / old) - 0.5).astype(np.float32)  # cv2.resize keeps pixel centres
+
+
+def _read_all(paths: list[Path], size: int | None, max_bytes: int) -> list[_Read]:
+    """Decode every file on a few threads (cv2 releases the GIL); refuse early when they will not fit."""
+    reads: list[_Read] = []
+    total = 0
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for read in pool.map(_read_face, paths, [size] * len(paths)):
+            reads.append(read)
+            total += 0 if read.image is None else read.image.nbytes
+            if total > max_bytes:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise FaceswapError(
+                    f"the {len(paths)} faces in {paths[0].parent} need more than {max_bytes / 1024**3:.1f} GB "
+                    "of memory decoded: train on fewer faces, or extract them with a smaller --size")
+    return reads
+
+
+def _choose_landmarks(good: list[_Read], folder: Path, skipped: Counter[str]) -> list[_Read]:
+    """Landmarks are used only when every kept face has them; a minority of plain images is dropped."""
+    with_meta = [r for r in good if r.landmarks is not None]
+    if len(with_meta) == len(good):
+        return good
+    if len(with_meta) * 2 > len(good):
+        skipped["no metadata (the other faces have it)"] += len(good) - len(with_meta)
+        log.warning("%s: %d faces without extract metadata left out (the others have landmarks)",
+                    folder, len(good) - len(with_meta))
+        return with_meta
+    log.warning("%s: faces without extract metadata: training them without face masks and eye/mouth "
+                "weights (extract the faces with faceswap to get them)", folder)
+    return [_Read(r.name, r.image) for r in good]
+
+
+def load_faces(folder: Path, size: int | None = None, max_bytes: int = MAX_CACHE_BYTES) -> FaceSet:
+    """Read every face image in a folder into memory, resized to one size S (size, or the most common)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FaceswapError(f"face folder {folder} does not exist: point -A/-B at a folder made by extract")
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+    if not paths:
+        raise FaceswapError(f"face folder {folder} has no face images: run extract into it first")
+    reads = _read_all(paths, size, max_bytes)
+    skipped: Counter[str] = Counter(r.problem for r in reads if r.problem)
+    for problem, count in skipped.items():
+        log.warning("%s: %d face file(s) skipped: %s", folder, count, problem)
+    good = _choose_landmarks([r for r in reads if not r.problem], folder, skipped)
+    if len(good) < MIN_FACES:
+        raise FaceswapError(f"face folder {folder} has {len(good)} usable faces; training needs at least "
+                            f"{MIN_FACES} (a few hundred is better): extract more faces")
+    if len(good) < FEW_FACES:
+        log.warning("%s: only %d faces; a few hundred per side (different poses and lighting) train a "
+                    "much better model", folder, len(good))
+    sizes = Counter(r.image.shape[0] for r in good if r.image is not None)
+    target = size or sizes.most_common(1)[0][0]
+    if len(sizes) > 1:
+        log.warning("%s: faces of mixed sizes (%s): resized to %dx%d", folder,
+                    ", ".join(f"{count} of {side}px" for side, count in sizes.most_common()), target, target)
+    if target * target * 3 * len(good) > max_bytes:
+        raise FaceswapError(f"the {len(good)} faces in {folder} need more than {max_bytes / 1024**3:.1f} GB "
+                            "of memory decoded: train on fewer faces, or extract them with a smaller --size")
+    images = np.empty((len(good), target, target, 3), np.uint8)
+    landmarks = None if good[0].landmarks is None else np.empty((len(good), 68, 2), np.float32)
+    for i, read in enumerate(good):
+        assert read.image is not None
+        side = read.image.shape[0]
+        images[i] = read.image if side == target else _resize(read.image, target)
+        if landmarks is not None and read.landmarks is not None:
+            landmarks[i] = read.landmarks if side == target else _scale_points(read.landmarks, side, target)
+    return FaceSet(images, landmarks, [r.name for r in good], dict(skipped))

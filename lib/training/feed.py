@@ -1,0 +1,232 @@
+"""The training feed: endless batches of augmented A and B faces with masks and loss weights, made ahead of
+the model by worker threads (OpenCV releases the GIL) and handed to TensorFlow through tf.data."""
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from lib.align import compose, coverage_matrix, invert, transform_points
+from lib.errors import FaceswapError
+from lib.training import augment
+from lib.training.faces import FaceSet
+from lib.training.masks import hull_mask, region_weights
+from lib.types import Matrix
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+KEYS = ("warped", "target", "mask", "weight")
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    """What the feed makes: model input size n, the crop, the batch, the augmentation and the workers."""
+
+    size: int
+    coverage: float = 0.6
+    batch_size: int = 16
+    rotation: float = 10
+    zoom: float = 0.05
+    shift: float = 0.05
+    flip: float = 0.5
+    warp: bool = True
+    color_jitter: bool = True
+    color_match: float = 0.0
+    motion_blur: float = 0.0
+    eye_multiplier: float = 3.0
+    mouth_multiplier: float = 2.0
+    workers: int = 2
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (16 <= self.size <= 1024, f"model input size must be between 16 and 1024, not {self.size}"),
+            (0.25 <= self.coverage <= 1.0, f"--coverage must be between 0.25 and 1, not {self.coverage}"),
+            (1 <= self.batch_size <= 4096, f"--batch-size must be between 1 and 4096, not {self.batch_size}"),
+            (0 <= self.rotation <= 180, f"rotation must be between 0 and 180 degrees, not {self.rotation}"),
+            (0 <= self.zoom <= 0.5, f"zoom must be between 0 and 0.5, not {self.zoom}"),
+            (0 <= self.shift <= 0.5, f"shift must be between 0 and 0.5, not {self.shift}"),
+            (0 <= self.flip <= 1, f"flip probability must be between 0 and 1, not {self.flip}"),
+            (0 <= self.color_match <= 1, f"colour-match probability must be between 0 and 1, not "
+                                         f"{self.color_match}"),
+            (0 <= self.motion_blur <= 1, f"motion-blur probability must be between 0 and 1, not "
+                                         f"{self.motion_blur}"),
+            (1 <= self.eye_multiplier <= 100, f"eye multiplier must be between 1 and 100, not "
+                                              f"{self.eye_multiplier}"),
+            (1 <= self.mouth_multiplier <= 100, f"mouth multiplier must be between 1 and 100, not "
+                                                f"{self.mouth_multiplier}"),
+            (1 <= self.workers <= 64, f"feed workers must be between 1 and 64, not {self.workers}"),
+            (self.seed is None or self.seed >= 0, f"seed must be 0 or more, not {self.seed}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise FaceswapError(message)
+
+
+def _resize_matrix(old: int, new: int) -> Matrix:
+    """The matrix taking pixels of an old x old image to the same image resized to new x new (cv2.resize)."""
+    scale = new / old
+    return np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5]])
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] to float32 [0, 1], the same way everywhere (the plain crop must match exactly)."""
+    return np.multiply(images, np.float32(1 / 255), dtype=np.float32)
+
+
+class _Side:
+    """One side's faces, kept at a working size where the crop is about n pixels, and how to sample them."""
+
+    def __init__(self, faces: FaceSet, options: FeedOptions) -> None:
+        size, n = faces.size, options.size
+        work = min(size, math.ceil(n / options.coverage))
+        # Shrinking every face once with INTER_AREA keeps the crops free of aliasing (a bilinear warp that
+        # shrinks 2x or more skips pixels) and makes each per-sample warp read a small image.
+        if work < size:
+            self.images = np.stack([cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA)
+                                    for image in faces.images])
+            self.from_cache = invert(_resize_matrix(size, work))
+        else:
+            self.images = faces.images
+            self.from_cache = np.eye(2, 3)
+        self.landmarks = faces.landmarks
+        self.crop = coverage_matrix(np.eye(2, 3), size, options.coverage, n)
+        self.options = options
+        self.stats: np.ndarray | None = None
+        if options.color_match > 0:
+            self.stats = augment.lab_stats(augment.bgr_to_lab(self.crops(np.arange(len(self.images)))))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def crops(self, indices: np.ndarray) -> np.ndarray:
+        """The plain coverage crops of these faces, float32 BGR [0, 1] (len, n, n, 3)."""
+        n = self.options.size
+        sample = compose(self.crop, self.from_cache)
+        flags = augment.interpolation(sample)
+        return _to_float(np.stack([cv2.warpAffine(self.images[i], sample, (n, n), flags=flags,
+                                                  borderMode=cv2.BORDER_REPLICATE) for i in indices]))
+
+    def batch(self, rng: np.random.Generator, other: _Side) -> dict[str, np.ndarray]:
+        """One side's batch: warped, target (B, n, n, 3), mask, weight (B, n, n, 1); float32."""
+        opts, n, count = self.options, self.options.size, self.options.batch_size
+        pair = np.empty((2, count, n, n, 3), np.uint8)  # inputs and targets, coloured alike below
+        mask = np.ones((count, n, n, 1), np.float32)
+        weight = np.ones((count, n, n, 1), np.float32)
+        indices = rng.integers(len(self), size=count)
+        for j, i in enumerate(indices):
+            transform, flipped = augment.random_similarity(rng, n, rotation=opts.rotation, zoom=opts.zoom,
+                                                           shift=opts.shift, flip=opts.flip)
+            matrix = compose(transform, self.crop)  # face pixels -> crop pixels
+            sample = compose(matrix, self.from_cache)
+            flags = augment.interpolation(sample)
+            pair[1, j] = cv2.warpAffine(self.images[i], sample, (n, n), flags=flags,
+                                        borderMode=cv2.BORDER_REPLICATE)
+            if opts.warp:
+                map_x, map_y = augment.warp_maps(rng, sample, n)
+                pair[0, j] = cv2.remap(self.images[i], map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
+            else:
+                pair[0, j] = pair[1, j]
+            if self.landmarks is not None:
+                points = transform_points(matrix, self.landmarks[i])
+                points = points[augment.MIRROR_68] if flipped else points
+                mask[j, ..., 0] = hull_mask(points, n)
+                weight[j, ..., 0] = region_weights(points, n, opts.eye_multiplier, opts.mouth_multiplier)
+        images = self._colour(rng, _to_float(pair), indices, other)
+        return {"warped": images[0], "target": images[1], "mask": mask, "weight": weight}
+
+    def _colour(self, rng: np.random.Generator, pair: np.ndarray, indices: np.ndarray,
+                other: _Side) -> np.ndarray:
+        """Colour match, LAB jitter and motion blur, the same on a sample's input and target."""
+        opts = self.options
+        count = pair.shape[1]
+        matched: np.ndarray = np.less(rng.random(count), opts.color_match)
+        if opts.color_jitter or matched.any():
+            # Both are per-channel affine maps in LAB: compose them, convert the batch once each way.
+            scale, offset = np.ones((count, 3)), np.zeros((count, 3))
+            for j, i in enumerate(indices):
+                if matched[j] and self.stats is not None and other.stats is not None:
+                    reference = other.stats[rng.integers(len(other))]
+                    scale[j], offset[j] = augment.match_affine(self.stats[i], reference)
+                if opts.color_jitter:
+                    jitter_scale, jitter_offset = augment.jitter_affine(rng)
+                    scale[j], offset[j] = scale[j] * jitter_scale, offset[j] * jitter_scale + jitter_offset
+            lab = augment.bgr_to_lab(pair)
+            for j in range(count):
+                augment.apply_affine(lab[0, j], scale[j], offset[j])
+                augment.apply_affine(lab[1, j], scale[j], offset[j])
+            pair = augment.lab_to_bgr(lab)
+        for k in np.flatnonzero(rng.random(count) < opts.motion_blur):
+            j = int(k)
+            kernel = augment.motion_kernel(rng, opts.size)
+            pair[0, j] = augment.motion_blur(pair[0, j], kernel)
+            pair[1, j] = augment.motion_blur(pair[1, j], kernel)
+        return pair
+
+
+class Feed:
+    """Endless augmented batches of both sides, reproducible from options.seed."""
+
+    def __init__(self, faces_a: FaceSet, faces_b: FaceSet, options: FeedOptions) -> None:
+        self.options = options
+        self._sides = {"a": _Side(faces_a, options), "b": _Side(faces_b, options)}
+        seed = options.seed if options.seed is not None else np.random.SeedSequence().entropy
+        self._seed = int(seed)  # type: ignore[arg-type]
+
+    def make_batch(self, index: int) -> dict[str, np.ndarray]:
+        """Batch number index of the endless sequence (depends only on the seed and index)."""
+        batch: dict[str, np.ndarray] = {}
+        for number, (key, side) in enumerate(self._sides.items()):
+            other = self._sides["b" if key == "a" else "a"]
+            rng = np.random.default_rng([self._seed, index, number])
+            for name, value in side.batch(rng, other).items():
+                batch[f"{name}_{key}"] = value
+        return batch
+
+    def batches(self) -> Iterator[dict[str, np.ndarray]]:
+        """Batches in order, made by options.workers threads that keep working ahead of the consumer."""
+        pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="feed")
+        ahead = 2 * self.options.workers
+        try:
+            pending: deque[Future[dict[str, np.ndarray]]] = deque(
+                pool.submit(self.make_batch, index) for index in range(ahead))
+            index = ahead
+            while True:
+                batch = pending.popleft().result()
+                pending.append(pool.submit(self.make_batch, index))
+                index += 1
+                yield batch
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def element_spec(self) -> dict[str, tf.TensorSpec]:
+        """The static shapes and dtypes of a batch, as TensorSpecs."""
+        import tensorflow as tf
+
+        count, n = self.options.batch_size, self.options.size
+        return {f"{name}_{key}": tf.TensorSpec((count, n, n, 3 if name in ("warped", "target") else 1),
+                                               tf.float32)
+                for key in self._sides for name in KEYS}
+
+    def dataset(self) -> tf.data.Dataset:
+        """The batches as an endless tf.data.Dataset of dicts of float32 tensors with static shapes."""
+        import tensorflow as tf
+
+        dataset = tf.data.Dataset.from_generator(self.batches, output_signature=self.element_spec())
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def preview_faces(self, count: int) -> dict[str, np.ndarray]:
+        """Fixed, unaugmented crops spread over each side: a, b float32 BGR [0, 1] (count, n, n, 3)."""
+        faces = {}
+        for key, side in self._sides.items():
+            # Spread over the set; a set smaller than count repeats.
+            indices = np.arange(count) * len(side) // count if count <= len(side) else np.arange(count) % len(side)
+            faces[key] = side.crops(indices)
+        return faces

@@ -1,0 +1,173 @@
+"""The alignments file, face-file metadata and Box: round trips and every way a file can be wrong."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lib.alignments import Alignments, FrameEntry, load_alignments
+from lib.errors import FaceswapError
+from lib.facefile import FaceMeta, meta_from_json
+from lib.types import Box, DetectedFace
+from tests.conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def real_alignments() -> Alignments:
+    """The ground-truth faces of dlib's example photos, as an alignments file would hold them."""
+    root = ET.parse(DATA / "landmarks" / "training_with_face_landmarks.xml").getroot()
+    alignments = Alignments("landmarks", "images")
+    for image in root.iter("image"):
+        faces = []
+        for box in image.iter("box"):
+            top, left, width, height = (int(box.get(k, "0")) for k in ("top", "left", "width", "height"))
+            points = np.array([[float(p.get("x", "0")), float(p.get("y", "0"))] for p in box.iter("part")])
+            faces.append(DetectedFace(Box(left, top, left + width, top + height), 0.99, points + 0.25))
+        shape = (int(image.get("height", "0")), int(image.get("width", "0")))
+        alignments.frames[str(image.get("file"))] = FrameEntry(0, shape, faces)
+    alignments.frames["dogs.jpg"] = FrameEntry(0, (916, 900), [])
+    return alignments
+
+
+def _same_faces(a: list[DetectedFace], b: list[DetectedFace]) -> bool:
+    return len(a) == len(b) and all(
+        x.box == y.box and x.score == pytest.approx(y.score, abs=1e-4)
+        and np.allclose(x.landmarks, y.landmarks, atol=0.005) for x, y in zip(a, b))
+
+
+def test_round_trip(tmp_path: Path, real_alignments: Alignments) -> None:
+    path = tmp_path / "alignments.json"
+    real_alignments.save(path)
+    loaded = load_alignments(path)
+    assert (loaded.source, loaded.kind) == ("landmarks", "images")
+    assert loaded.frames.keys() == real_alignments.frames.keys()
+    assert loaded.face_count == real_alignments.face_count == 18
+    for name, entry in real_alignments.frames.items():
+        assert loaded.frames[name].shape == entry.shape
+        assert _same_faces(loaded.frames[name].faces, entry.faces)
+    assert loaded.frames["dogs.jpg"].faces == []
+    assert [p.name for p in tmp_path.iterdir()] == ["alignments.json"]  # written through a temporary file
+
+
+def test_save_replaces_an_old_file(tmp_path: Path, real_alignments: Alignments) -> None:
+    path = tmp_path / "alignments.json"
+    path.write_text("old")
+    real_alignments.save(path)
+    assert load_alignments(path).face_count == 18
+    assert [p.name for p in tmp_path.iterdir()] == ["alignments.json"]
+
+
+def _raw(real_alignments: Alignments) -> dict[str, Any]:
+    return json.loads(json.dumps(real_alignments.to_json()))
+
+
+def _damage_landmarks(raw: dict[str, Any]) -> None:
+    raw["frames"]["2008_001009.jpg"]["faces"][0]["landmarks"] = [[1, 2]] * 67
+
+
+def _damage_shape(raw: dict[str, Any]) -> None:
+    raw["frames"]["2008_001009.jpg"]["shape"] = "480x360"
+
+
+def _drop_box(raw: dict[str, Any]) -> None:
+    del raw["frames"]["2008_001009.jpg"]["faces"][1]["box"]
+
+
+def _drop_frames(raw: dict[str, Any]) -> None:
+    del raw["frames"]
+
+
+def _frames_as_list(raw: dict[str, Any]) -> None:
+    raw["frames"] = list(raw["frames"].values())
+
+
+def _damage_version(raw: dict[str, Any]) -> None:
+    raw["version"] = "one"
+
+
+@pytest.mark.parametrize("damage", [_damage_landmarks, _damage_shape, _drop_box, _drop_frames, _frames_as_list,
+                                    _damage_version])
+def test_damaged_entries_are_refused(tmp_path: Path, real_alignments: Alignments, damage: Any) -> None:
+    raw = _raw(real_alignments)
+    damage(raw)
+    path = tmp_path / "alignments.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(FaceswapError, match="damaged") as caught:
+        load_alignments(path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_newer_version_is_refused(tmp_path: Path, real_alignments: Alignments) -> None:
+    raw = _raw(real_alignments)
+    raw["version"] = 99
+    path = tmp_path / "alignments.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(FaceswapError, match="newer"):
+        load_alignments(path)
+
+
+@pytest.mark.parametrize("content", [b"", b'{"schema": "faceswap-al', b"\xff\xd8\xff\xe0 binary", b"frames: []"])
+def test_non_json_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "alignments.json"
+    path.write_bytes(content)
+    with pytest.raises(FaceswapError, match="not an alignments file"):
+        load_alignments(path)
+
+
+@pytest.mark.parametrize("content", [{"frames": {}}, [1, 2, 3], {"schema": "faceswap-face", "version": 1}, "text"])
+def test_foreign_json_is_refused(tmp_path: Path, content: object) -> None:
+    path = tmp_path / "alignments.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(FaceswapError, match="not a faceswap alignments file"):
+        load_alignments(path)
+
+
+def test_a_real_photo_is_not_an_alignments_file() -> None:
+    with pytest.raises(FaceswapError, match="not an alignments file"):
+        load_alignments(DATA / "stills" / "obama" / "obama.jpg")
+
+
+def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(FaceswapError, match="run extract first"):
+        load_alignments(tmp_path / "nope.json")
+
+
+def test_face_metadata_round_trip(real_alignments: Alignments) -> None:
+    face = real_alignments.frames["2008_001009.jpg"].faces[1]
+    matrix = np.array([[1.5, -0.25, 10.0], [0.25, 1.5, -3.0]])
+    meta = FaceMeta("landmarks", "2008_001009.jpg", 0, 1, (480, 360), face, matrix, 256)
+    back = meta_from_json(json.loads(json.dumps(meta.to_json())))
+    assert back is not None
+    assert (back.source, back.frame, back.frame_index, back.face_index, back.frame_shape, back.size) == \
+        ("landmarks", "2008_001009.jpg", 0, 1, (480, 360), 256)
+    assert _same_faces([back.face], [face])
+    np.testing.assert_allclose(back.matrix, matrix)
+    np.testing.assert_allclose(back.landmarks_in_face, face.landmarks @ matrix[:, :2].T + matrix[:, 2], atol=0.02)
+
+
+@pytest.mark.parametrize("change", [
+    {"schema": "something-else"}, {"version": 2}, {"landmarks": [[0, 0]] * 5}, {"matrix": [[1, 0], [0, 1]]},
+    {"box": [1, 2]}, {"frame_index": "first"}, {"frame_shape": "480x360"}, {"version": "one"}, {"box": "1234"},
+])
+def test_foreign_newer_or_damaged_face_metadata_is_none(real_alignments: Alignments, change: dict) -> None:
+    face = real_alignments.frames["2008_001009.jpg"].faces[0]
+    raw = FaceMeta("s", "f", 0, 0, (480, 360), face, np.eye(2, 3), 256).to_json()
+    assert meta_from_json(raw) is not None
+    raw.update(change)
+    assert meta_from_json(raw) is None
+
+
+def test_box_iou() -> None:
+    box = Box(10, 20, 50, 80)
+    assert box.iou(box) == 1.0
+    assert box.iou(Box(50, 20, 90, 80)) == 0.0  # touching edges share no pixel
+    assert box.iou(Box(1000, 1000, 1010, 1010)) == 0.0
+    assert box.iou(Box(30, 20, 70, 80)) == pytest.approx(20 * 60 / (2 * 40 * 60 - 20 * 60))
+    assert box.iou(Box(20, 30, 40, 70)) == pytest.approx(20 * 40 / (40 * 60))  # inside
+    assert Box(30, 20, 70, 80).iou(box) == box.iou(Box(30, 20, 70, 80))
+    assert Box(5, 5, 5, 5).iou(Box(5, 5, 5, 5)) == 0.0  # empty boxes
+    assert (box.width, box.height, box.as_list()) == (40, 60, [10, 20, 50, 80])

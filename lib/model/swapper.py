@@ -1,0 +1,77 @@
+"""A trained model for convert and evaluate: aligned faces of one person in, the other person's face out."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lib.errors import FaceswapError
+
+# a2a and b2b reconstruct a face as its own person (evaluate's reconstruction scores, previews).
+DIRECTIONS = {"a2b": "decoder_b", "b2a": "decoder_a", "a2a": "decoder_a", "b2b": "decoder_b"}
+BATCH = 64
+
+
+class Swapper:
+    """The encoder and both decoders of a model folder, loaded with Keras safe_mode."""
+
+    def __init__(self, model_dir: Path, batch_size: int = BATCH) -> None:
+        from lib.training.checkpoint import load_models, read_state
+
+        state = read_state(Path(model_dir))
+        if state is None:
+            raise FaceswapError(f"{model_dir} holds no trained model: train one with `faceswap.py train -m "
+                                f"{model_dir}` first")
+        self.model_name: str = state.config.model
+        self.input_size: int = state.config.size
+        self.coverage: float = state.config.coverage
+        self.has_mask: bool = state.config.learn_mask
+        self.iteration: int = state.iteration
+        self.batch_size = batch_size
+        models = load_models(Path(model_dir), state, ("encoder", "decoder_a", "decoder_b"))
+        self._encoder = models["encoder"]
+        self._decoders = {"decoder_a": models["decoder_a"], "decoder_b": models["decoder_b"]}
+        self._functions: dict[str, Any] = {}
+
+    def _function(self, decoder_name: str) -> Any:
+        """A compiled encoder → decoder pass (traced once per batch shape)."""
+        if decoder_name not in self._functions:
+            import tensorflow as tf
+
+            encoder, decoder = self._encoder, self._decoders[decoder_name]
+
+            def run(faces: Any) -> Any:
+                outputs = decoder(encoder(faces, training=False), training=False)
+                return tuple(outputs) if isinstance(outputs, (list, tuple)) else (outputs,)
+
+            self._functions[decoder_name] = tf.function(run, reduce_retracing=True)
+        return self._functions[decoder_name]
+
+    def swap(self, faces: np.ndarray, direction: str = "a2b") -> tuple[np.ndarray, np.ndarray | None]:
+        """faces uint8 BGR (N, n, n, 3) → swapped uint8 BGR (N, n, n, 3), and the learned mask float32
+        (N, n, n) in [0, 1] (None when the model has no mask head). direction 'a2b', 'b2a', 'a2a' or 'b2b'."""
+        if direction not in DIRECTIONS:
+            raise FaceswapError(f"swap direction must be one of {', '.join(DIRECTIONS)}, not '{direction}'")
+        faces = np.asarray(faces)
+        n = self.input_size
+        if faces.ndim != 4 or faces.shape[1:] != (n, n, 3):
+            raise FaceswapError(f"this {self.model_name} model swaps {n}x{n} BGR faces, not faces of shape "
+                                f"{tuple(faces.shape[1:])}: crop them with coverage {self.coverage} to {n} px")
+        run = self._function(DIRECTIONS[direction])
+        swapped = np.empty(faces.shape, np.uint8)
+        masks = np.empty(faces.shape[:3], np.float32) if self.has_mask else None
+        for start in range(0, len(faces), self.batch_size):
+            # The feed's conversion, exactly: the model sees the numbers it was trained on.
+            chunk = np.multiply(faces[start:start + self.batch_size], np.float32(1 / 255), dtype=np.float32)
+            outputs = run(chunk)
+            face = np.asarray(outputs[0], np.float32)
+            swapped[start:start + len(chunk)] = np.clip(np.rint(face * 255), 0, 255).astype(np.uint8)
+            if masks is not None:
+                masks[start:start + len(chunk)] = np.clip(np.asarray(outputs[1], np.float32)[..., 0], 0, 1)
+        return swapped, masks
+
+
+def load_swapper(model_dir: Path) -> Swapper:
+    """Load the model in model_dir for swapping; FaceswapError (one line) when it cannot."""
+    return Swapper(Path(model_dir))

@@ -1,0 +1,306 @@
+"""The model folder: state.json (what the model is, how far it trained) pointing to one complete checkpoint
+folder of .keras files and optimiser state (.npz).
+
+Saving is crash-safe: a new `ckpt-<iteration>` is written in full under a temporary name and fsynced, renamed,
+and only then does state.json (replaced atomically) point to it; older checkpoints are deleted after that,
+except the previous one. A kill -9 at any moment leaves state.json naming a complete checkpoint.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lib.errors import FaceswapError
+from lib.fileio import write_json_atomic
+
+if TYPE_CHECKING:
+    from lib.training.trainer import Trainer
+
+SCHEMA = "faceswap-model"
+VERSION = 1
+STATE = "state.json"
+SNAPSHOTS = "snapshots"
+OURS = {STATE, SNAPSHOTS, "preview.png", "timelapse", "logs"}  # what a model folder may hold besides ckpt-*
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the model is: fixed for the life of a model folder (a contradicting option is an error)."""
+
+    model: str
+    size: int
+    coverage: float
+    learn_mask: bool
+    gan: bool
+    gan_loss: str
+    gan_weight: float
+    loss: str
+    eye_multiplier: float
+    mouth_multiplier: float
+    background_weight: float
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How it was last trained: reused on resume when not given, and changeable on the command line."""
+
+    batch_size: int
+    learning_rate: float
+    clip_norm: float | None
+    color_match: float
+    motion_blur: float
+    warp: bool
+
+
+@dataclass(frozen=True)
+class State:
+    """The contents of state.json. files: name → size in bytes of each file in the checkpoint folder."""
+
+    config: ModelConfig
+    training: TrainingConfig
+    iteration: int
+    checkpoint: str
+    files: dict[str, int]
+    created: str
+    updated: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "version": VERSION, "model": self.config.model, "iteration": self.iteration,
+                "checkpoint": self.checkpoint, "files": self.files, "config": asdict(self.config),
+                "training": asdict(self.training), "created": self.created, "updated": self.updated}
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _from_dict(kind: type, raw: Any) -> Any:
+    names = {f.name for f in fields(kind)}
+    if not isinstance(raw, dict) or set(raw) != names:
+        raise ValueError(f"{kind.__name__} fields")
+    return kind(**raw)
+
+
+def read_state(model_dir: Path) -> State | None:
+    """The model folder's state, or None for a new model (no folder, or one holding nothing of a model).
+
+    Raises FaceswapError for a damaged state.json, one of another program, a newer schema, or a folder of
+    other files.
+    """
+    model_dir = Path(model_dir)
+    path = model_dir / STATE
+    if model_dir.exists() and not model_dir.is_dir():
+        raise FaceswapError(f"model folder {model_dir} is a file: give a folder for the model")
+    if not path.is_file():
+        listing = list(model_dir.iterdir()) if model_dir.is_dir() else []
+        others = [p.name for p in listing if p.name not in OURS and not p.name.startswith(("ckpt-", "."))]
+        if others:
+            raise FaceswapError(f"{model_dir} has files ({others[0]}, ...) but no {STATE}: not a faceswap model "
+                                "folder; give a new or empty folder")
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FaceswapError(f"{path} is damaged ({type(err).__name__}): restore the model folder from a "
+                            f"backup or a copy in {SNAPSHOTS}/") from None
+    if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
+        raise FaceswapError(f"{path} was not written by faceswap train (schema {_schema(raw)!r}): "
+                            "give a new or empty folder for the model")
+    version = raw.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise FaceswapError(f"{path} has schema version {version}, newer than this faceswap reads ({VERSION}): "
+                            "update faceswap")
+    try:
+        files = {str(k): int(v) for k, v in raw["files"].items()}
+        state = State(_from_dict(ModelConfig, raw["config"]), _from_dict(TrainingConfig, raw["training"]),
+                      int(raw["iteration"]), str(raw["checkpoint"]), files, str(raw["created"]),
+                      str(raw["updated"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise FaceswapError(f"{path} is damaged (missing or malformed fields): restore the model folder from "
+                            f"a backup or a copy in {SNAPSHOTS}/") from None
+    check_files(model_dir, state)
+    return state
+
+
+def _schema(raw: Any) -> Any:
+    return raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
+
+
+def check_files(model_dir: Path, state: State) -> Path:
+    """The checkpoint folder state.json names, after checking that every file is there at its full size."""
+    folder = Path(model_dir) / state.checkpoint
+    if "/" in state.checkpoint or not state.checkpoint.startswith("ckpt-") or not folder.is_dir():
+        raise FaceswapError(f"{model_dir}: checkpoint folder {state.checkpoint} is missing: the model folder is "
+                            f"damaged; restore it from a backup or a copy in {SNAPSHOTS}/")
+    for name, size in state.files.items():
+        file = folder / name
+        if not file.is_file() or file.stat().st_size != size:
+            problem = "missing" if not file.is_file() else "truncated"
+            raise FaceswapError(f"{model_dir}: {state.checkpoint}/{name} is {problem}: the model folder is "
+                                f"damaged; restore it from a backup or a copy in {SNAPSHOTS}/")
+    return folder
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _optimizer_arrays(trainer: Trainer, key: str) -> dict[str, np.ndarray]:
+    optimizer = trainer.optimizers[key]
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # a loss-scale wrapper's own state is not kept
+    # By position: variable names repeat across sub-models; the order is fixed by the model build order.
+    return {f"v{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(inner.variables)}
+
+
+def _write_checkpoint(folder: Path, trainer: Trainer) -> dict[str, int]:
+    """Write every file of a checkpoint into folder and fsync them; returns name → size."""
+    for stem, model in trainer.sub_models.items():
+        model.save(folder / f"{stem}.keras")
+    for key in trainer.optimizers:
+        arrays: dict[str, Any] = _optimizer_arrays(trainer, key)
+        np.savez(folder / f"{key}.npz", **arrays)
+    files = {}
+    for file in sorted(folder.iterdir()):
+        _fsync(file)
+        files[file.name] = file.stat().st_size
+    _fsync(folder)
+    return files
+
+
+def _out_of_space(err: BaseException | None) -> str | None:
+    """'the disk is full' or 'a file size limit was hit' when that is what err (or its cause) means."""
+    while err is not None:
+        text = str(err)
+        if (isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)) or "No space left" in text:
+            return "the disk is full"
+        if (isinstance(err, OSError) and err.errno == errno.EFBIG) or "File too large" in text:
+            return "a file size limit was hit"
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def save_checkpoint(model_dir: Path, trainer: Trainer, *, config: ModelConfig, training: TrainingConfig,
+                    iteration: int, previous: State | None, snapshot: bool = False) -> State:
+    """Save the trainer as ckpt-<iteration>, point state.json to it, prune; returns the new state.
+
+    A failed write (disk full, ...) leaves the previous save as it was and raises FaceswapError.
+    """
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    name = f"ckpt-{iteration}"
+    final = model_dir / name
+    if previous is not None and previous.checkpoint == name and previous.iteration == iteration:
+        state = previous  # already saved at this iteration (e.g. a save, then Ctrl-C before the next step)
+    else:
+        temp = model_dir / f".{name}.partial"
+        shutil.rmtree(temp, ignore_errors=True)
+        temp.mkdir()
+        try:
+            files = _write_checkpoint(temp, trainer)
+            shutil.rmtree(final, ignore_errors=True)  # a leftover of a crash, never the one state.json names
+            os.replace(temp, final)
+            _fsync(model_dir)
+            stamp = now()
+            state = State(config, training, iteration, name, files, previous.created if previous else stamp, stamp)
+            write_json_atomic(model_dir / STATE, state.to_json())
+            _fsync(model_dir)
+        except Exception as err:
+            shutil.rmtree(temp, ignore_errors=True)
+            last = (f"the last good save (iteration {previous.iteration}) is kept" if previous
+                    else "nothing was saved")
+            space = _out_of_space(err)
+            if space:
+                raise FaceswapError(f"{space}: saving {model_dir} at iteration {iteration} failed; {last}. "
+                                    "Free some space and resume") from err
+            raise FaceswapError(f"saving {model_dir} at iteration {iteration} failed ({err}); {last}") from err
+    _prune(model_dir, keep={state.checkpoint, previous.checkpoint if previous else ""})
+    if snapshot:
+        _snapshot(model_dir, state)
+    return state
+
+
+def _prune(model_dir: Path, keep: set[str]) -> None:
+    """Delete checkpoint folders other than keep, and leftovers of interrupted saves."""
+    for path in model_dir.iterdir():
+        if path.is_dir() and (path.name.startswith("ckpt-") or path.name.endswith(".partial")) \
+                and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _snapshot(model_dir: Path, state: State) -> None:
+    """A kept copy snapshots/<iteration>/ (its own state.json and the checkpoint's files, hard-linked:
+    checkpoint files are never changed once written)."""
+    source = model_dir / state.checkpoint
+    dest = model_dir / SNAPSHOTS / str(state.iteration)
+    temp = model_dir / SNAPSHOTS / f".{state.iteration}.partial"
+    shutil.rmtree(temp, ignore_errors=True)
+    (temp / state.checkpoint).mkdir(parents=True)
+    for name in state.files:
+        try:
+            os.link(source / name, temp / state.checkpoint / name)
+        except OSError:
+            shutil.copy2(source / name, temp / state.checkpoint / name)
+    write_json_atomic(temp / STATE, state.to_json())
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(temp, dest)
+
+
+def load_trainer_state(model_dir: Path, state: State, trainer: Trainer) -> None:
+    """Load the checkpoint's weights and optimiser state into a trainer built from state.config."""
+    folder = check_files(model_dir, state)
+    for stem, model in trainer.sub_models.items():
+        path = folder / f"{stem}.keras"
+        if path.name not in state.files:
+            raise FaceswapError(f"{model_dir}: {state.checkpoint} has no {path.name}: the model folder is damaged")
+        try:
+            model.load_weights(path)
+        except Exception as err:
+            raise FaceswapError(f"{model_dir}: cannot load {state.checkpoint}/{path.name} "
+                                f"({type(err).__name__}): the model folder is damaged") from err
+    trainer.build_optimizers()
+    for key, optimizer in trainer.optimizers.items():
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        try:
+            with np.load(folder / f"{key}.npz", allow_pickle=False) as stored:
+                arrays = [stored[f"v{i:05d}"] for i in range(len(stored.files))]
+        except Exception as err:
+            raise FaceswapError(f"{model_dir}: cannot load {state.checkpoint}/{key}.npz "
+                                f"({type(err).__name__}): the model folder is damaged") from err
+        if len(arrays) != len(inner.variables) or any(
+                a.shape != tuple(v.shape) for a, v in zip(arrays, inner.variables)):
+            raise FaceswapError(f"{model_dir}: the optimiser state in {state.checkpoint}/{key}.npz does not fit "
+                                "the model: the model folder is damaged")
+        for variable, array in zip(inner.variables, arrays):
+            variable.assign(array)
+
+
+def load_models(model_dir: Path, state: State, names: tuple[str, ...]) -> dict[str, Any]:
+    """Load sub-models (e.g. 'encoder', 'decoder_b') from the current checkpoint with safe_mode=True."""
+    import keras
+
+    import lib.model.layers  # noqa: F401 (registers the custom layers the files name)
+
+    folder = check_files(model_dir, state)
+    models = {}
+    for stem in names:
+        path = folder / f"{stem}.keras"
+        if path.name not in state.files:
+            raise FaceswapError(f"{model_dir}: {state.checkpoint} has no {path.name}: the model folder is damaged")
+        try:
+            models[stem] = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as err:
+            raise FaceswapError(f"{model_dir}: cannot load {state.checkpoint}/{path.name} "
+                                f"({type(err).__name__}): the model folder is damaged") from err
+    return models

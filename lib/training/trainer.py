@@ -1,0 +1,237 @@
+"""One trainer for every model plugin: a keras.Model whose train_step runs both sides through the shared
+encoder under tf.GradientTape, applies Adam, and (with a GAN) updates the discriminators in the same step."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from lib.errors import FaceswapError
+from lib.model import losses
+from lib.model.blocks import patch_discriminator
+from plugins.train.model import ModelParts
+
+MASK_LOSS_WEIGHT = 1.0
+ADAM_BETA_1 = 0.5  # the deepfakes/faceswap default: steadier for autoencoders and GANs than 0.9
+
+
+@dataclass(frozen=True)
+class LossOptions:
+    """terms: reconstruction terms and weights (see losses.parse_loss). background: loss weight outside the
+    face hull. gan_loss 'lsgan' or 'hinge'; gan_weight: share of the adversarial term in the generator loss."""
+
+    terms: dict[str, float] = field(default_factory=lambda: losses.parse_loss(losses.DEFAULT_LOSS))
+    background: float = 0.1
+    gan_loss: str = "lsgan"
+    gan_weight: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.background <= 1.0:
+            raise FaceswapError(f"--background-weight must be between 0 and 1, not {self.background}")
+        if self.gan_loss not in losses.GAN_LOSSES:
+            raise FaceswapError(f"--gan-loss must be one of {', '.join(losses.GAN_LOSSES)}, not {self.gan_loss}")
+        if not 0.0 < self.gan_weight <= 10.0:
+            raise FaceswapError(f"--gan-weight must be above 0 and at most 10, not {self.gan_weight}")
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); emulated bf16 is far slower."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return False
+    flags = cpuinfo.read_text(errors="replace")
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def precision_policy(mixed: bool | None) -> str:
+    """The Keras dtype policy: mixed_float16 on a GPU, mixed_bfloat16 on a CPU, float32 unless asked.
+
+    mixed None chooses by measurement (bench/train.py): on by default only on a CPU with native bf16,
+    where it trains ~1.5x faster with the same loss curve; an AVX2 CPU emulates bf16 and is many times slower.
+    """
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    if mixed is None:
+        mixed = not gpu and cpu_has_bf16()
+    if not mixed:
+        return "float32"
+    return "mixed_float16" if gpu else "mixed_bfloat16"
+
+
+def make_strategy(distributed: bool) -> tf.distribute.Strategy:
+    """MirroredStrategy over every GPU (or every logical CPU device when there is no GPU) with
+    distributed; otherwise the default single-device strategy."""
+    if not distributed:
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    if len(devices) < 2:
+        raise FaceswapError("--distributed needs two or more GPUs; this machine has "
+                            f"{len(gpus) or 'no'} GPU{'s' if len(gpus) != 1 else ''}: leave it out")
+    return tf.distribute.MirroredStrategy(devices)
+
+
+class Trainer(keras.Model):
+    """Both autoencoders (and discriminators with a GAN) with their optimisers, trained as one model.
+
+    A batch is the feed's dict: warped_*, target_* (B, n, n, 3) BGR [0, 1]; mask_*, weight_* (B, n, n, 1).
+    """
+
+    def __init__(self, parts: ModelParts, loss_options: LossOptions, *, learning_rate: float = 5e-5,
+                 clip_norm: float | None = 1.0, gan: bool = False, concat: bool = True) -> None:
+        super().__init__(name="trainer")
+        self.encoder, self.decoder_a, self.decoder_b = parts.encoder, parts.decoder_a, parts.decoder_b
+        self.input_size = parts.input_size
+        self.loss_options = loss_options
+        self.learn_mask = len(parts.decoder_a.outputs) == 2
+        # One encoder call on A and B together: one bigger batch keeps the CPU's matrix kernels busier.
+        # The models have no batch statistics, so this equals two separate calls.
+        self.concat = concat
+        self.gan = gan
+        self.disc_a = patch_discriminator(self.input_size, name="disc_a") if gan else None
+        self.disc_b = patch_discriminator(self.input_size, name="disc_b") if gan else None
+        self.gen_optimizer = self._optimizer(learning_rate, clip_norm, "gen_adam")
+        self.disc_optimizer = self._optimizer(learning_rate, clip_norm, "disc_adam") if gan else None
+        names = ["loss_a", "loss_b"] + (["mask_a", "mask_b"] if self.learn_mask else [])
+        names += ["gan_g", "gan_d"] if gan else []
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    @staticmethod
+    def _optimizer(learning_rate: float, clip_norm: float | None, name: str) -> keras.optimizers.Optimizer:
+        adam = keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETA_1, beta_2=0.999,
+                                     global_clipnorm=clip_norm, name=name)
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_scaled")
+        return adam
+
+    @property
+    def generator_variables(self) -> list[Any]:
+        return [*self.encoder.trainable_variables, *self.decoder_a.trainable_variables,
+                *self.decoder_b.trainable_variables]
+
+    @property
+    def discriminator_variables(self) -> list[Any]:
+        if self.disc_a is None or self.disc_b is None:
+            return []
+        return [*self.disc_a.trainable_variables, *self.disc_b.trainable_variables]
+
+    @property
+    def sub_models(self) -> dict[str, keras.Model]:
+        """The models saved as .keras files, by file stem."""
+        found = {"encoder": self.encoder, "decoder_a": self.decoder_a, "decoder_b": self.decoder_b}
+        if self.disc_a is not None and self.disc_b is not None:
+            found.update(disc_a=self.disc_a, disc_b=self.disc_b)
+        return found
+
+    @property
+    def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        found = {"gen_optimizer": self.gen_optimizer}
+        if self.disc_optimizer is not None:
+            found["disc_optimizer"] = self.disc_optimizer
+        return found
+
+    def build_optimizers(self) -> None:
+        """Create the optimisers' slots now (once), so their state can be loaded before the first step."""
+        if not self.gen_optimizer.built:
+            self.gen_optimizer.build(self.generator_variables)
+        if self.disc_optimizer is not None and not self.disc_optimizer.built:
+            self.disc_optimizer.build(self.discriminator_variables)
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Use this learning rate from now on (a resumed optimiser state carries the old one)."""
+        for optimizer in self.optimizers.values():
+            getattr(optimizer, "inner_optimizer", optimizer).learning_rate.assign(learning_rate)
+
+    def reconstruct(self, faces: Any, side: str, training: bool = False) -> tuple[Any, Any]:
+        """faces (B, n, n, 3) BGR [0, 1] through the encoder and decoder `side` ('a' or 'b').
+
+        Returns the face (B, n, n, 3) float32 [0, 1] and the mask (B, n, n, 1) or None.
+        """
+        decoder = self.decoder_a if side == "a" else self.decoder_b
+        return self._split(decoder(self.encoder(faces, training=training), training=training))
+
+    def _split(self, outputs: Any) -> tuple[Any, Any]:
+        if isinstance(outputs, (list, tuple)):
+            return outputs[0], outputs[1] if len(outputs) > 1 else None
+        return outputs, None
+
+    def _side_losses(self, batch: dict[str, Any], side: str, face: Any, mask: Any) -> dict[str, Any]:
+        opts = self.loss_options
+        weights = losses.pixel_weights(batch[f"weight_{side}"], batch[f"mask_{side}"], opts.background)
+        found = {f"loss_{side}": losses.reconstruction_loss(batch[f"target_{side}"], face, weights, opts.terms)}
+        if mask is not None:
+            found[f"mask_{side}"] = losses.mask_loss(batch[f"mask_{side}"], mask)
+        return found
+
+    def compute_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """One optimisation step on one device; returns this step's losses (unscaled scalars)."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape(persistent=self.gan) as tape:
+            if self.concat:
+                latent = self.encoder(tf.concat([batch["warped_a"], batch["warped_b"]], 0), training=True)
+                latent_a, latent_b = tf.split(latent, 2)
+            else:
+                latent_a = self.encoder(batch["warped_a"], training=True)
+                latent_b = self.encoder(batch["warped_b"], training=True)
+            face_a, mask_a = self._split(self.decoder_a(latent_a, training=True))
+            face_b, mask_b = self._split(self.decoder_b(latent_b, training=True))
+            found = {**self._side_losses(batch, "a", face_a, mask_a),
+                     **self._side_losses(batch, "b", face_b, mask_b)}
+            total = found["loss_a"] + found["loss_b"]
+            if self.learn_mask:
+                total += MASK_LOSS_WEIGHT * (found["mask_a"] + found["mask_b"])
+            if self.disc_a is not None and self.disc_b is not None:
+                kind = self.loss_options.gan_loss
+                gen_adv, disc_total = 0.0, 0.0
+                for disc, real, fake in ((self.disc_a, batch["target_a"], face_a),
+                                         (self.disc_b, batch["target_b"], face_b)):
+                    real_logits, fake_logits = disc(real, training=True), disc(fake, training=True)
+                    gen_adv += losses.generator_loss(fake_logits, kind)
+                    disc_total += losses.discriminator_loss(real_logits, fake_logits, kind)
+                total += self.loss_options.gan_weight * gen_adv
+                found.update(gan_g=gen_adv / 2, gan_d=disc_total / 2)
+            # Gradients are summed over replicas: each replica contributes its share of the mean.
+            scaled = self.gen_optimizer.scale_loss(total / replicas)
+            if self.gan:
+                disc_scaled = self.disc_optimizer.scale_loss(disc_total / replicas)  # type: ignore[union-attr]
+        variables = self.generator_variables
+        self.gen_optimizer.apply(tape.gradient(scaled, variables), variables)
+        if self.gan and self.disc_optimizer is not None:
+            disc_variables = self.discriminator_variables
+            self.disc_optimizer.apply(tape.gradient(disc_scaled, disc_variables), disc_variables)
+        found["total"] = total
+        return found
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """The Keras train step (single device): one update, then the running means of the losses."""
+        found = self.compute_step(data)
+        for name, tracker in self.trackers.items():
+            tracker.update_state(found[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    @property
+    def metrics(self) -> list[Any]:
+        return list(self.trackers.values())
+
+    def make_step_function(self, strategy: tf.distribute.Strategy) -> Any:
+        """A compiled step: batch (per-replica under a strategy) → this step's losses, averaged over
+        replicas; the running-mean trackers are updated too. Never jit_compile: XLA is 7-10x slower on CPU."""
+
+        def step(batch: dict[str, Any]) -> dict[str, Any]:
+            per_replica = strategy.run(self.compute_step, args=(batch,))
+            found = {name: strategy.reduce("MEAN", value, axis=None) for name, value in per_replica.items()}
+            for name, tracker in self.trackers.items():
+                tracker.update_state(found[name])
+            return found
+
+        return tf.function(step, jit_compile=False, reduce_retracing=True)
+
+    def read_metrics(self, reset: bool = True) -> dict[str, float]:
+        """The running means since the last reset, as floats."""
+        values = {name: float(tracker.result()) for name, tracker in self.trackers.items()}
+        if reset:
+            for tracker in self.trackers.values():
+                tracker.reset_state()
+        return values

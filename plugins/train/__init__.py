@@ -1,0 +1,1 @@
+"""Train plugins: model architectures (the training itself lives in lib/training)."""

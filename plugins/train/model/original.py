@@ -1,0 +1,35 @@
+"""The classic 64 px deepfakes autoencoder: one encoder, one decoder per side, pixel-shuffle upscaling."""
+from __future__ import annotations
+
+import keras
+
+from lib.model.blocks import conv_block, output_heads, upscale_block
+from plugins.train.model import ModelOptions, ModelParts, check_size
+
+
+class Original:
+    """Four strided 5x5 convolutions, Dense 1024, Dense 4·4·1024, decoders upscaling 8 → 64 px."""
+
+    def __init__(self, options: ModelOptions) -> None:
+        self.options = options
+        self.size = check_size("original", options.size, 64, 64, 64)
+
+    def build(self) -> ModelParts:
+        inputs = keras.Input((self.size, self.size, 3), name="face")
+        x = inputs
+        for filters in (128, 256, 512, 1024):
+            x = conv_block(x, filters)
+        x = keras.layers.Flatten()(x)
+        x = keras.layers.Dense(1024)(x)
+        x = keras.layers.Dense(4 * 4 * 1024)(x)
+        x = keras.layers.Reshape((4, 4, 1024))(x)
+        latent = upscale_block(x, 512)
+        encoder = keras.Model(inputs, latent, name="encoder")
+        return ModelParts(encoder, self._decoder("decoder_a"), self._decoder("decoder_b"), self.size)
+
+    def _decoder(self, name: str) -> keras.Model:
+        inputs = keras.Input((8, 8, 512), name="latent")
+        x = inputs
+        for filters in (256, 128, 64):
+            x = upscale_block(x, filters)
+        return keras.Model(inputs, output_heads(x, self.options.learn_mask), name=name)

@@ -1,0 +1,183 @@
+"""`train` end to end through the real CLI on real faces: a new model, resume, contradicting options, bad
+input, SIGINT, SIGTERM on two logical CPU devices (--distributed), and a non-finite loss."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lib.image import SYNTHETIC_KEY, png_text, read_image
+from lib.model.swapper import load_swapper
+from lib.training.checkpoint import read_state
+from tests.conftest import ROOT, run_cli
+from tests.model import extracted_faces, still_faces
+
+SMALL = ("--model", "lightweight", "--batch-size", "2", "--seed", "1")
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return extracted_faces(tmp_path_factory, "A"), extracted_faces(tmp_path_factory, "B")
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and result.stderr.strip().endswith(lines[0]), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def _state(model_dir: Path) -> dict:
+    return json.loads((model_dir / "state.json").read_text())
+
+
+def test_train_then_resume(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    first = run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, *SMALL, "--learn-mask",
+                    "--iterations", "10", "--save-every", "10", "--preview-every", "10", "--timelapse-every", "5",
+                    "--snapshot-every", "10")
+    assert first.returncode == 0, first.stderr
+    assert "saved at iteration 10" in first.stderr
+    state = _state(model)
+    assert (state["iteration"], state["model"], state["config"]["learn_mask"]) == (10, "lightweight", True)
+    preview = read_image(model / "preview.png")
+    assert preview.shape[0] == 6 * 64  # rows A, A->A, A->B, B, B->B, B->A
+    assert SYNTHETIC_KEY.decode() in png_text((model / "preview.png").read_bytes())
+    assert sorted(p.name for p in (model / "timelapse").iterdir()) == ["00000005.png", "00000010.png"]
+    assert (model / "snapshots" / "10" / "state.json").is_file()
+    events = b"".join(p.read_bytes() for p in (model / "logs").iterdir())  # TensorBoard scalars at iteration 10
+    assert all(name in events for name in (b"loss_a", b"loss_b", b"mask_a", b"egs_per_second", b"scalars"))
+
+    second = run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--iterations", "2",
+                     "--learning-rate", "1e-4", "--preview-every", "0")
+    assert second.returncode == 0, second.stderr
+    assert "resuming at iteration 10" in second.stderr and "saved at iteration 12" in second.stderr
+    resumed = _state(model)
+    assert resumed["iteration"] == 12 and resumed["config"] == state["config"]
+    assert resumed["training"]["learning_rate"] == 1e-4 and resumed["training"]["batch_size"] == 2
+    assert resumed["created"] == state["created"]
+    assert sorted(p.name for p in model.iterdir() if p.name.startswith("ckpt-")) == ["ckpt-10", "ckpt-12"]
+    swapper = load_swapper(model)
+    assert swapper.has_mask and swapper.iteration == 12
+
+    for option, words in ((("--model", "original"), "--model original contradicts"),
+                          (("--coverage", "0.5"), "--coverage 0.5 contradicts"),
+                          (("--gan",), "--gan contradicts"),
+                          (("--loss", "mae"), "--loss mae:1 contradicts")):
+        _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, *option), words,
+                        "train a new model in another folder")
+    assert _state(model) == resumed
+
+
+def test_bad_input(faces: tuple[Path, Path], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    model = tmp_path / "model"
+    _one_line_error(run_cli("train", "-A", tmp_path / "nope", "-B", faces[1], "-m", model), "does not exist")
+    (tmp_path / "empty").mkdir()
+    _one_line_error(run_cli("train", "-A", faces[0], "-B", tmp_path / "empty", "-m", model), "no face images")
+    _one_line_error(run_cli("train", "-A", still_faces(tmp_path_factory), "-B", faces[1], "-m", model),
+                    "at least 8")
+    _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--coverage", "2"),
+                    "--coverage must be between")
+    _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--loss", "l2"), "--loss")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not a model")
+    _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", tmp_path / "other"),
+                    "not a faceswap model folder")
+    assert not model.exists()
+
+
+def _train_until_signal(command: list[str], signum: int) -> tuple[int, str]:
+    """Start a training process, wait for its first step, send signum, return (exit code, stderr)."""
+    process = subprocess.Popen(command, cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "first step" in line:
+                process.send_signal(signum)
+                break
+        lines.extend(process.stderr)
+        process.wait(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+    return process.returncode, "".join(lines)
+
+
+def test_sigint_saves_and_exits_cleanly(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    code, stderr = _train_until_signal(
+        [sys.executable, str(ROOT / "faceswap.py"), "train", "-A", str(faces[0]), "-B", str(faces[1]), "-m",
+         str(model), *SMALL, "--iterations", "100000", "--save-every", "100000", "--preview-every", "0"],
+        signal.SIGINT)
+    assert code == 0, stderr
+    state = read_state(model)
+    assert state is not None and state.iteration >= 1
+    assert f"saved at iteration {state.iteration}" in stderr
+    swapped, mask = load_swapper(model).swap(np.zeros((1, 64, 64, 3), np.uint8))
+    assert swapped.shape == (1, 64, 64, 3) and mask is None
+
+
+DISTRIBUTED = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import faceswap
+sys.exit(faceswap.main(sys.argv[1:]))
+"""
+
+
+def test_distributed_on_two_logical_cpus_stops_on_sigterm(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    code, stderr = _train_until_signal(
+        [sys.executable, "-c", DISTRIBUTED, "train", "-A", str(faces[0]), "-B", str(faces[1]), "-m", str(model),
+         *SMALL, "--distributed", "--iterations", "100000", "--preview-every", "0"], signal.SIGTERM)
+    assert code == 0, stderr
+    assert "2 devices" in stderr and "SIGTERM" in stderr
+    state = read_state(model)
+    assert state is not None and state.iteration >= 1 and f"saved at iteration {state.iteration}" in stderr
+
+
+def test_distributed_without_devices_is_an_error(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", tmp_path / "model", *SMALL,
+                            "--distributed", "--iterations", "1"), "--distributed needs two or more GPUs")
+    assert read_state(tmp_path / "model") is None
+
+
+def test_non_finite_loss_stops_without_saving(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    """Weights that went NaN make the loss NaN: train stops, says so, and leaves the last save alone.
+    (In this process: scripts.train.run is what the CLI calls after parsing.)"""
+    from lib.errors import FaceswapError
+    from lib.training.checkpoint import ModelConfig, TrainingConfig, save_checkpoint
+    from lib.training.trainer import LossOptions, Trainer
+    from plugins.train.model import ModelOptions
+    from plugins.train.model.lightweight import Lightweight
+    from scripts.train import Config, run
+
+    trainer = Trainer(Lightweight(ModelOptions()).build(), LossOptions())
+    trainer.build_optimizers()
+    kernel = trainer.decoder_a.get_layer("face").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    model = tmp_path / "model"
+    config = ModelConfig(model="lightweight", size=64, coverage=0.6, learn_mask=False, gan=False, gan_loss="lsgan",
+                         gan_weight=0.1, loss="mae:1", eye_multiplier=3.0, mouth_multiplier=2.0,
+                         background_weight=0.1)
+    training = TrainingConfig(batch_size=2, learning_rate=5e-5, clip_norm=1.0, color_match=0.0, motion_blur=0.0,
+                              warp=True)
+    saved = save_checkpoint(model, trainer, config=config, training=training, iteration=5, previous=None)
+    with pytest.raises(FaceswapError) as err:
+        run(Config(input_a=faces[0], input_b=faces[1], model_dir=model, iterations=3, preview_every=0))
+    message = str(err.value)
+    assert "\n" not in message and "not finite at iteration 6" in message
+    assert "the last good save (iteration 5) is kept" in message
+    assert read_state(model) == saved
+    assert sorted(p.name for p in model.iterdir() if p.name.startswith("ckpt-")) == ["ckpt-5"]

@@ -1,0 +1,118 @@
+"""Every model plugin builds and learns: a few steps on one fixed batch of real faces cut its loss clearly.
+GAN and mask heads train a step. The HQ model runs at 64 px here to stay fast."""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lib.errors import FaceswapError
+from lib.model.layers import PixelShuffle
+from lib.training.faces import FaceSet, load_faces
+from lib.training.feed import Feed, FeedOptions
+from lib.training.trainer import LossOptions, Trainer
+from plugins.registry import load_plugin
+from plugins.train.model import REGISTRY, ModelOptions, ModelParts
+from tests.model import extracted_faces
+
+# The best of the last 5 steps < 0.6 x the first step's loss (A + B). Steps are few and noisy (Adam with
+# beta_1 0.5 at a raised learning rate); a model that does not learn stays within a few % of the start.
+OVERFIT_BOUND = 0.6
+# (batch per side, steps, learning rate): small, since the original model is 82 M parameters on 2 CPU cores.
+OVERFIT = {"original": (1, 18, 3e-4), "lightweight": (2, 25, 3e-4), "residual": (2, 8, 3e-4)}
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaceSet, FaceSet]:
+    return (load_faces(extracted_faces(tmp_path_factory, "A")),
+            load_faces(extracted_faces(tmp_path_factory, "B")))
+
+
+def _parts(name: str, learn_mask: bool = False) -> ModelParts:
+    size = 64 if name == "residual" else None
+    return load_plugin(REGISTRY, "model", name)(ModelOptions(size, learn_mask)).build()
+
+
+def _batch(sets: tuple[FaceSet, FaceSet], batch_size: int, warp: bool = False) -> dict[str, Any]:
+    feed = Feed(*sets, FeedOptions(size=64, batch_size=batch_size, warp=warp, seed=7))
+    return {key: tf.constant(value) for key, value in feed.make_batch(0).items()}
+
+
+def test_pixel_shuffle_round_trips_through_its_config() -> None:
+    layer = PixelShuffle(2, name="shuffle")
+    clone = PixelShuffle.from_config(layer.get_config())
+    x = np.arange(2 * 3 * 3 * 8, dtype=np.float32).reshape(2, 3, 3, 8)
+    np.testing.assert_array_equal(clone(x), tf.nn.depth_to_space(x, 2))
+    assert keras.saving.get_registered_name(PixelShuffle) == "faceswap>PixelShuffle"
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_plugin_builds_with_and_without_mask(name: str, sets: tuple[FaceSet, FaceSet]) -> None:
+    faces = _batch(sets, 2)["target_a"]
+    for learn_mask in (False, True):
+        parts = _parts(name, learn_mask)
+        assert parts.input_size == 64 and parts.encoder.input_shape == (None, 64, 64, 3)
+        outputs = parts.decoder_b(parts.encoder(faces))
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        assert [tuple(o.shape) for o in outputs] == [(2, 64, 64, 3)] + ([(2, 64, 64, 1)] if learn_mask else [])
+        for output in outputs:
+            assert output.dtype == "float32"
+            assert 0.0 <= float(tf.reduce_min(output)) and float(tf.reduce_max(output)) <= 1.0
+    if name == "original":  # the classic architecture: 82 M parameters
+        total = sum(m.count_params() for m in (parts.encoder, parts.decoder_a, parts.decoder_b))
+        assert 80e6 < total < 84e6
+
+
+def test_sizes_are_checked() -> None:
+    with pytest.raises(FaceswapError, match="64 px"):
+        load_plugin(REGISTRY, "model", "original")(ModelOptions(size=128))
+    with pytest.raises(FaceswapError, match="multiple of 32"):
+        load_plugin(REGISTRY, "model", "residual")(ModelOptions(size=100))
+    assert load_plugin(REGISTRY, "model", "residual")(ModelOptions()).size == 128
+
+
+@pytest.mark.parametrize("name", sorted(OVERFIT))
+def test_a_few_steps_on_one_batch_cut_the_loss(name: str, sets: tuple[FaceSet, FaceSet]) -> None:
+    batch_size, steps, learning_rate = OVERFIT[name]
+    keras.utils.set_random_seed(1)
+    trainer = Trainer(_parts(name), LossOptions(), learning_rate=learning_rate)
+    step = trainer.make_step_function(tf.distribute.get_strategy())
+    batch = _batch(sets, batch_size)
+    history = []
+    for _ in range(steps):
+        found = step(batch)
+        history.append(float(found["loss_a"]) + float(found["loss_b"]))
+    assert all(np.isfinite(history))
+    assert min(history[-5:]) < OVERFIT_BOUND * history[0], history
+
+
+def _weights(model: keras.Model) -> list[np.ndarray]:
+    return [np.array(w) for w in model.get_weights()]
+
+
+def test_gan_and_mask_train_a_step(sets: tuple[FaceSet, FaceSet]) -> None:
+    trainer = Trainer(_parts("lightweight", learn_mask=True), LossOptions(gan_loss="hinge", gan_weight=0.1),
+                      gan=True)
+    assert trainer.disc_a is not None and trainer.disc_a.output_shape == (None, 8, 8, 1)
+    before = {name: _weights(model) for name, model in trainer.sub_models.items()}
+    found = trainer.make_step_function(tf.distribute.get_strategy())(_batch(sets, 2, warp=True))
+    assert set(found) == {"loss_a", "loss_b", "mask_a", "mask_b", "gan_g", "gan_d", "total"}
+    assert all(np.isfinite(float(v)) for v in found.values())
+    for name, model in trainer.sub_models.items():  # the generator and both discriminators moved
+        assert any(not np.array_equal(a, b) for a, b in zip(before[name], _weights(model))), name
+    metrics = trainer.read_metrics()
+    assert set(metrics) == {"loss_a", "loss_b", "mask_a", "mask_b", "gan_g", "gan_d"}
+    assert metrics["gan_d"] == pytest.approx(float(found["gan_d"]), rel=1e-5)
+
+
+def test_keras_train_step_reports_running_means(sets: tuple[FaceSet, FaceSet]) -> None:
+    trainer = Trainer(_parts("lightweight"), LossOptions(terms={"mae": 1.0}))
+    batch = _batch(sets, 2)
+    first = {k: float(v) for k, v in trainer.train_step(batch).items()}
+    second = {k: float(v) for k, v in trainer.train_step(batch).items()}
+    assert set(first) == {"loss_a", "loss_b"}
+    assert second["loss_a"] != first["loss_a"]
+    assert int(trainer.gen_optimizer.iterations) == 2

@@ -166,8 +166,7 @@ def paste_face(frame: Frame, face: Face, mask: Mask, matrix: Matrix,
     alpha = np.clip(warped_mask, 0.0, 1.0).astype(np.float32)
     background = frame[top:bottom, left:right]
     if blend is None:
-        blended = background + (warped.astype(np.float32) - background) * alpha[..., None]
-        out[top:bottom, left:right] = np.clip(blended + 0.5, 0, 255)
+        out[top:bottom, left:right] = cv2.blendLinear(warped, background, alpha, 1.0 - alpha)
     else:
         out[top:bottom, left:right] = blend(background, np.asarray(warped, np.uint8), alpha)
     return out

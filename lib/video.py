@@ -214,7 +214,7 @@ class VideoWriter:
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, *, crf: int = 18,
-                 preset: str = "medium", audio: Path | None = None,
+                 preset: str = "veryfast", audio: Path | None = None,
                  comment: str | None = SYNTHETIC_COMMENT) -> None:
         self.path = Path(path)
         self.width, self.height = width, height

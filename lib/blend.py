@@ -1,0 +1,74 @@
+"""Putting a swapped face over the original: mask shaping (erode, feather), alpha and Poisson blending, sharpening.
+
+The blend functions take a background patch of the frame, the swapped face already warped onto it and the
+mask warped with it, and return the blended patch; lib.align.paste_face does the geometry.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from lib.types import Face, Frame, Mask
+
+
+def _ellipse(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def erode_mask(mask: Mask, pixels: float) -> Mask:
+    """Shrink (pixels > 0) or grow (pixels < 0) a mask's edge by about |pixels|. float32 in [0, 1]."""
+    radius = int(round(abs(pixels)))
+    if radius == 0:
+        return mask
+    if pixels > 0:
+        # Outside the image counts as masked, so a mask that fills the crop is not eaten from its border.
+        return np.asarray(cv2.erode(mask, _ellipse(radius), borderType=cv2.BORDER_CONSTANT, borderValue=1.0),
+                          np.float32)
+    return np.asarray(cv2.dilate(mask, _ellipse(radius), borderType=cv2.BORDER_CONSTANT, borderValue=0.0),
+                      np.float32)
+
+
+def feather_mask(mask: Mask, pixels: float) -> Mask:
+    """Soften a mask's edge over about `pixels` on either side with a Gaussian; outside the crop counts as 0,
+    so even an all-ones mask fades out at the crop's border. float32 in [0, 1]."""
+    if pixels <= 0:
+        return mask
+    sigma = pixels / 2
+    return np.asarray(cv2.GaussianBlur(mask, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT), np.float32)
+
+
+def sharpen(face: Face, amount: float, radius: float = 1.0) -> Face:
+    """Unsharp mask: face + amount * (face - blurred). amount 0 leaves the face as it is."""
+    if amount <= 0:
+        return face
+    blurred = cv2.GaussianBlur(face, (0, 0), radius)
+    return np.asarray(cv2.addWeighted(face, 1.0 + amount, blurred, -amount, 0), np.uint8)
+
+
+def alpha_blend(background: Frame, face: Frame, mask: Mask) -> Frame:
+    """background * (1 - mask) + face * mask. Images BGR uint8 (H, W, 3), mask float32 (H, W) in [0, 1]."""
+    weight = np.ascontiguousarray(mask, np.float32)
+    # One C++ pass (rounded, saturated), several times faster than the same sum in NumPy.
+    return np.asarray(cv2.blendLinear(face, background, weight, 1.0 - weight), np.uint8)
+
+
+def poisson_blend(background: Frame, face: Frame, mask: Mask) -> Frame:
+    """Seamless cloning (Pérez et al. 2003, OpenCV's seamlessClone) inside the mask, then the soft mask's
+    feathered edge on top of it. Images BGR uint8 (H, W, 3), mask float32 (H, W) in [0, 1]."""
+    binary = (mask > 0.05).astype(np.uint8) * 255
+    # seamlessClone needs a mask that keeps off the patch's border, or it shifts or fails.
+    binary[0, :] = binary[-1, :] = 0
+    binary[:, 0] = binary[:, -1] = 0
+    points = cv2.findNonZero(binary)
+    if points is None:
+        return background
+    x, y, w, h = cv2.boundingRect(points)
+    if w < 3 or h < 3:
+        return alpha_blend(background, face, mask)
+    # OpenCV places the mask's bounding box with its top-left at centre - size // 2.
+    centre = (x + w // 2, y + h // 2)
+    cloned = cv2.seamlessClone(face, background, binary, centre, cv2.NORMAL_CLONE)
+    return alpha_blend(background, np.asarray(cloned, np.uint8), mask)
+
+
+BLENDS = {"gaussian": alpha_blend, "poisson": poisson_blend}

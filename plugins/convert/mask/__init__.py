@@ -1,0 +1,11 @@
+"""Which pixels of the swapped face replace the frame's: every plugin has `make(landmarks, size, learned)`
+-> float32 (size, size) in [0, 1], where landmarks are the face's 68 points in pixels of the size x size
+model crop and learned is the model's own mask (None when it has no mask head). Erosion and feathering are
+applied afterwards, the same for every plugin (lib/blend.py)."""
+from __future__ import annotations
+
+REGISTRY = {
+    "learned": "plugins.convert.mask.learned:LearnedMask",
+    "hull": "plugins.convert.mask.hull:HullMask",
+    "none": "plugins.convert.mask.none:NoMask",
+}

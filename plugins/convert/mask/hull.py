@@ -1,0 +1,15 @@
+"""The face hull from the landmarks: jaw and brows, raised a little toward the forehead (the same outline
+train uses for its masked loss, lib/training/masks.py)."""
+from __future__ import annotations
+
+from lib.training.masks import hull_mask
+from lib.types import Landmarks, Mask
+
+
+class HullMask:
+    """The convex hull of the jaw and the raised brows."""
+
+    needs_learned = False
+
+    def make(self, landmarks: Landmarks, size: int, learned: Mask | None) -> Mask:
+        return hull_mask(landmarks, size)

@@ -1,0 +1,1 @@
+"""Tests of the convert plugins and the blending, smoothing and writing it uses."""

@@ -14,6 +14,7 @@ COMMANDS = {
     "extract": "detect, align and cut out faces from photos or a video",
     "train": "train an A<->B model on two folders of faces",
     "convert": "swap faces in frames or a video with a trained model",
+    "evaluate": "measure a trained model: identity, pose, expression, reconstruction, video stability",
     "tools": "alignments and video utilities",
 }
 

@@ -1,0 +1,78 @@
+"""`evaluate` end to end through the real CLI: a tiny model trained here on real faces, a video, bad input."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lib.image import SYNTHETIC_KEY, png_text, read_image
+from tests.conftest import DATA, run_cli
+from tests.model import extracted_faces
+
+# A few steps: a model folder that loads and swaps; what it has learned does not matter here.
+TRAIN = ("--model", "lightweight", "--learn-mask", "--iterations", "2", "--batch-size", "4",
+         "--preview-every", "0")
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[-1], lines[-1]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    faces_a, faces_b = extracted_faces(tmp_path_factory, "A"), extracted_faces(tmp_path_factory, "B")
+    model = tmp_path_factory.mktemp("evaluate") / "model"
+    run_cli("train", "-A", faces_a, "-B", faces_b, "-m", model, *TRAIN, check=True)
+    return model, faces_a, faces_b
+
+
+def test_evaluate_writes_report_sheet_and_table(setup: tuple[Path, Path, Path]) -> None:
+    model, faces_a, faces_b = setup
+    result = run_cli("evaluate", "-m", model, "-A", faces_a, "-B", faces_b, "--max-faces", "6",
+                     "-i", DATA / "video" / "A_obama_kenburns.mp4", "-D", "dlib-hog", "--max-frames", "10",
+                     check=True)
+    out = model / "evaluation"
+    report = json.loads((out / "report.json").read_text())
+    assert (report["schema"], report["version"]) == ("faceswap-evaluation", 1)
+    assert (report["model"]["name"], report["model"]["iteration"], report["model"]["has_mask"]) == \
+        ("lightweight", 2, True)
+    assert report["faces"]["A"] == {"folder": str(faces_a), "files": 25, "used": 6, "skipped": {}}
+    for direction in ("a2b", "b2a"):
+        scores = report[direction]
+        assert scores["faces"] == 6 and scores["measured"] + scores["landmarks_failed"] == 6
+        assert set(scores["identity"]) == {"to_target", "to_source", "retrieval"}
+        assert scores["measured"] == 0 or 0 <= scores["identity"]["retrieval"] <= 1
+    for direction in ("a2a", "b2b"):
+        assert 0 < report[direction]["ssim"] < 1 and 0 < report[direction]["psnr"] < 60  # 2 steps: far from input
+    video = report["video"]
+    assert (video["frames"], video["faces"], video["direction"]) == (10, 10, "a2b")
+    assert video["jitter"]["source"] > 0 and video["seam_gradient"]["before"] > 0
+    sheet = out / "sheet.png"
+    assert SYNTHETIC_KEY.decode() in png_text(sheet.read_bytes())
+    assert read_image(sheet).shape[0] > 6 * 128  # six rows of faces above the table
+    assert "| identity: retrieval as target (higher)" in result.stderr
+    assert "video: seam gradient jump" in result.stderr
+
+
+def test_bad_input_is_one_line(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    model, faces_a, faces_b = setup
+    _one_line_error(run_cli("evaluate", "-m", tmp_path / "none", "-A", faces_a, "-B", faces_b),
+                    "model folder not found")
+    _one_line_error(run_cli("evaluate", "-m", model, "-A", tmp_path / "none", "-B", faces_b), "-A face folder")
+    (tmp_path / "empty").mkdir()
+    _one_line_error(run_cli("evaluate", "-m", tmp_path / "empty", "-A", faces_a, "-B", faces_b,
+                            "--max-faces", "2"), "holds no trained model")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copy(DATA / "stills" / "biden" / "biden.jpg", plain)
+    _one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", plain), "extract's landmarks")
+    _one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", faces_b, "--max-faces", "0"),
+                    "--max-faces")

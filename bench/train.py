@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.common import DATA, ROOT, describe_machine, format_table, machine, peak_rss_mb, timed, write_json
 
 MODELS = ("original", "lightweight", "residual")
@@ -34,6 +36,37 @@ FACES = 500
 CACHE = Path(tempfile.gettempdir()) / "faceswap-bench-train-faces"
 MEDIA = {"A": ("franck.mp4", 9), "B": ("cap12.mp4", 2)}  # (video, --every-n): ~530 and ~670 faces
 TARGET = 24.0  # EGs/s of the original model at batch 16: 3x deepfakes/faceswap's 8 on a 2-core CPU
+TRAIN_FLOPS_PER_MAC = 6  # forward 2 FLOPs per multiply-add, backward twice that (input and weight gradients)
+
+
+def forward_macs(model: Any) -> int:
+    """Multiply-adds of one face through a Keras model's Conv2D and Dense layers (the rest is small)."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += forward_macs(layer)
+        elif isinstance(layer, keras.layers.Conv2D):
+            height, width = layer.output.shape[1:3]
+            total += height * width * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total
+
+
+def peak_gflops() -> float | None:
+    """This CPU's float32 peak in GFLOP/s: cores x clock x FLOPs per cycle (two FMA units of 8 lanes with
+    AVX2, of 16 with AVX-512); None when /proc/cpuinfo does not tell."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return None
+    text = cpuinfo.read_text(errors="replace")
+    clocks = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
+    if not clocks or " fma" not in text:
+        return None
+    per_cycle = 64 if " avx512f" in text else 32
+    return len(clocks) * max(clocks) / 1000 * per_cycle
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-end-to-end", action="store_true", help="model step alone, without the feed")
     parser.add_argument("--quick", action="store_true", help="lightweight at batch 16, float32, 10 s")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    parser.add_argument("--from-json", type=Path, default=None, help="print the table of an earlier --json")
     parser.add_argument("--worker", nargs=2, metavar=("SPEC", "RESULT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -144,6 +178,8 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
     result: dict[str, Any] = {
         **spec, "size": plugin.size, "faces": [len(s) for s in sets], "first_step_s": first.wall,
         "parameters": sum(m.count_params() for m in trainer.sub_models.values()),
+        "train_gflop_per_face": TRAIN_FLOPS_PER_MAC * (forward_macs(trainer.encoder)
+                                                        + forward_macs(trainer.decoder_a)) / 1e9,
         "alone": _time_steps(step, lambda: ready[next(counter) % len(ready)], seconds, 2 * batch)}
     if spec["end_to_end"]:
         batches = iter(feed.dataset())
@@ -215,7 +251,17 @@ def run_one(spec: dict[str, Any], args: argparse.Namespace, faces: tuple[Path, P
     return measured
 
 
+def _gflops(egs: float, result: dict[str, Any], peak: float | None) -> str:
+    """Achieved GFLOP/s of the model's convolutions and dense layers, and its share of the CPU's peak."""
+    per_face = result.get("train_gflop_per_face")
+    if per_face is None:
+        return "-"
+    share = f" ({100 * egs * per_face / peak:.0f} %)" if peak else ""
+    return f"{egs * per_face:.0f}{share}"
+
+
 def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> str:
+    peak = info.get("peak_gflops")
     rows = []
     feed = next((r for r in results if r["kind"] == "feed"), None)
     for r in results:
@@ -225,19 +271,26 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
         rows.append([r["model"], r["size"], f"{r['parameters'] / 1e6:.1f} M", r["batch"],
                      r["precision"].replace("mixed_", ""), "one batch" if r["concat"] else "apart",
                      "on" if r.get("onednn", True) else "off",
-                     r["alone"]["egs_per_s"], e2e["egs_per_s"] if e2e else "-", r["first_step_s"],
+                     r["alone"]["egs_per_s"], e2e["egs_per_s"] if e2e else "-",
+                     r.get("train_gflop_per_face", "-"), _gflops(r["alone"]["egs_per_s"], r, peak),
+                     r["first_step_s"],
                      f"{r['alone']['steps']}", f"{r['peak_rss_mb']:.0f}"])
     lines = [describe_machine(info), f"faces: {source}", "",
              "EGs/s = faces of both sides per second (a step of batch B trains 2B faces). alone: batches made "
              "beforehand; end to end: the feed's tf.data pipeline on the same cores.",
              format_table(["model", "px", "params", "batch", "precision", "A+B in encoder", "oneDNN",
-                           "EGs/s alone", "EGs/s end to end", "first step s", "steps timed", "peak RSS MB"], rows)]
+                           "EGs/s alone", "EGs/s end to end", "GFLOP per EG", "GFLOP/s alone (% of peak)",
+                           "first step s", "steps timed", "peak RSS MB"], rows)]
     original = [r for r in results if r["kind"] == "model" and r["model"] == "original" and r["batch"] == 16
                 and r["precision"] == "float32" and r["concat"] and r.get("onednn", True)]
     if original:
         best = original[0].get("end_to_end", original[0]["alone"])["egs_per_s"]
         lines.append(f"\ntarget: original at batch 16 >= {TARGET:g} EGs/s end to end: {best:.1f} "
                      f"({'met' if best >= TARGET else 'NOT met'})")
+        per_face = original[0].get("train_gflop_per_face")
+        if per_face and peak:
+            lines.append(f"this CPU's float32 peak ({peak:.0f} GFLOP/s) allows at most {peak / per_face:.1f} "
+                         f"EGs/s for the original model ({per_face:.1f} GFLOP per face trained)")
     if feed:
         lines.append(f"feed alone (64 px, batch 16, {feed['workers']} workers): {feed['samples_per_s']:.0f} "
                      f"samples/s, {feed['samples_per_cpu_s']:.0f} per CPU-second, {feed['cores_busy']:.2f} "
@@ -250,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(json.loads(args.worker[0]), Path(args.worker[1]), (args.faces_a, args.faces_b), args.seconds)
         return 0
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        print(report(saved["results"], saved["machine"], saved["faces"]))
+        return 0
     if args.faces_a and args.faces_b:
         faces, source = (args.faces_a, args.faces_b), f"{args.faces_a} (A), {args.faces_b} (B)"
     else:
@@ -260,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         for index, spec in enumerate(jobs(args)):
             print(f"measuring {spec}", file=sys.stderr, flush=True)
             results.append(run_one(spec, args, faces, Path(tmp), index))
-    info = machine()
+    info = {**machine(), "peak_gflops": peak_gflops()}
     print(report(results, info, source))
     if args.json:
         write_json(args.json, {"machine": info, "faces": source, "seconds": args.seconds, "results": results})

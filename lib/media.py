@@ -1,6 +1,8 @@
 """Input frames for extract and convert: a folder of images, one image, or a video."""
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +11,16 @@ from lib.errors import FaceswapError
 from lib.image import IMAGE_EXTENSIONS, UnreadableImage, is_image_path, read_image
 from lib.types import Frame
 from lib.video import VideoReader, is_video_path
+
+
+def natural_key(path: Path) -> list[object]:
+    """frame2 before frame10 (as ffmpeg's %d names them): numbers in a name compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images of a folder in frame order: names sorted with their numbers as numbers."""
+    return sorted((p for p in folder.iterdir() if p.is_file() and is_image_path(p)), key=natural_key)
 
 
 @dataclass
@@ -36,7 +48,7 @@ class FrameSource:
             raise FaceswapError(f"input not found: {self.path}")
         if self.path.is_dir():
             self.kind = "images"
-            self._images = sorted(p for p in self.path.iterdir() if p.is_file() and is_image_path(p))
+            self._images = image_files(self.path)
             if not self._images:
                 raise FaceswapError(f"no images in {self.path} (looked for {', '.join(IMAGE_EXTENSIONS)})")
             self._images = self._images[::every_n]
@@ -64,10 +76,10 @@ class FrameSource:
                 yield SourceFrame(f"{stem}_{index:06d}", index, stem, frame)
             self.problem = self._video.problem
             return
-        stems = [p.stem for p in self._images]
+        stems = Counter(p.stem for p in self._images)
         for path in self._images:
             # Two images that differ only by extension must not write over each other's faces.
-            stem = path.stem if stems.count(path.stem) == 1 else f"{path.stem}_{path.suffix[1:]}"
+            stem = path.stem if stems[path.stem] == 1 else f"{path.stem}_{path.suffix[1:]}"
             try:
                 yield SourceFrame(path.name, 0, stem, read_image(path))
             except (UnreadableImage, OSError) as err:

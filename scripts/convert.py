@@ -213,8 +213,11 @@ def _writer_options(cfg: Config, video_info: Any, dropping: bool) -> WriterOptio
 def _faces_source(cfg: Config, video_info: Any) -> tuple[FaceLookup | None, Any]:
     """The alignments file (checked against the input), or a face finder when there is none."""
     from lib.alignments import load_alignments  # noqa: PLC0415
-    from lib.media import default_alignments_path  # noqa: PLC0415
-    from scripts.convert_steps import FaceLookup, image_files  # noqa: PLC0415
+    from lib.media import (
+        default_alignments_path,  # noqa: PLC0415
+        image_files,  # noqa: PLC0415
+    )
+    from scripts.convert_steps import FaceLookup  # noqa: PLC0415
 
     path = cfg.alignments or default_alignments_path(cfg.input)
     if cfg.alignments is None and not path.is_file():
@@ -244,7 +247,8 @@ def run(cfg: Config) -> Summary:
     _check_paths(cfg)
     from tqdm import tqdm  # noqa: PLC0415 (heavy imports happen only when the command runs)
 
-    from lib.media import FrameSource
+    from lib.media import FrameSource, image_files
+    from lib.readahead import read_ahead
     from lib.video import probe_video
     from plugins.convert.writer import REGISTRY as WRITERS
     from plugins.convert.writer import OutputFrame
@@ -261,7 +265,7 @@ def run(cfg: Config) -> Summary:
                                 "--fps to write its frames at that rate")
         log.warning("%s has a variable frame rate: its frames are written at --fps %g", cfg.input.name, cfg.fps)
     if cfg.input.is_dir() and kind != "images":
-        steps.check_same_size(steps.image_files(cfg.input))
+        steps.check_same_size(image_files(cfg.input))
     source = FrameSource(cfg.input)
     lookup, finder = _faces_source(cfg, video_info)
     selector = (steps.IdentitySelector(cfg.reference, cfg.reference_threshold, cfg.detector)
@@ -283,7 +287,7 @@ def run(cfg: Config) -> Summary:
     writer = load_plugin(WRITERS, "writer", kind)(_writer_options(cfg, video_info, dropping))
     output = steps.WriterThread(writer)
     summary = Summary()
-    frames = steps.with_faces(steps.read_ahead(steps.work_frames(source, ranges)), lookup, finder,
+    frames = steps.with_faces(read_ahead(steps.work_frames(source, ranges)), lookup, finder,
                               finder.batch_size if finder is not None else 1)
     if sigma > 0:
         frames = steps.smoothed(frames, sigma)

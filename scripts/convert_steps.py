@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lib.errors import FaceswapError
-from lib.image import UnreadableImage, is_image_path, read_image
+from lib.image import UnreadableImage, read_image
 from lib.types import Frame, Landmarks
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from plugins.extract.pipeline import FaceFinder
 
 log = logging.getLogger("faceswap.convert")
-_END = object()
 ALIGNED_SIZE = 256  # the aligned-face size the coverage crop is defined on (the contract with train)
 
 
@@ -57,11 +56,6 @@ def parse_frame_ranges(values: list[str]) -> list[tuple[int, int]]:
             raise FaceswapError(f"--frame-ranges: '{value}' must count up from 0 (like 10-50)")
         ranges.append((first, last))
     return ranges
-
-
-def image_files(folder: Path) -> list[Path]:
-    """The images of a frames folder, in the order FrameSource reads them."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
 
 
 def header_size(path: Path) -> tuple[int, int] | None:
@@ -109,46 +103,6 @@ def work_frames(source: FrameSource, ranges: list[tuple[int, int]]) -> Iterator[
         else:
             yield WorkFrame(index, frame.name, frame.stem, frame.image, folder / frame.name, in_range,
                             problem=frame.problem)
-
-
-def read_ahead(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
-    """Run an iterator on a thread (decoding overlaps the model); errors are re-raised to the consumer."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    failure: list[BaseException] = []
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    break
-        except BaseException as err:  # noqa: BLE001 (handed to the consumer, which re-raises it)
-            failure.append(err)
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()  # a generator's own clean-up (the ffmpeg decoder) runs now, not at collection
-            put(_END)
-
-    thread = threading.Thread(target=produce, name="frame-reader", daemon=True)
-    thread.start()
-    try:
-        while (item := buffer.get()) is not _END:
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-    if failure:
-        raise failure[0]
 
 
 # --- faces -------------------------------------------------------------------------------------------------

@@ -112,8 +112,9 @@ def _check_paths(cfg: Config) -> None:
 def _video_faces(cfg: Config) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """-i's frames with the landmarks of their largest face (None: no face), found as convert finds them."""
     from lib.alignments import load_alignments  # noqa: PLC0415
-    from lib.media import FrameSource, default_alignments_path  # noqa: PLC0415
+    from lib.media import FrameSource, default_alignments_path, image_files  # noqa: PLC0415
     from lib.metrics import interocular  # noqa: PLC0415
+    from lib.readahead import read_ahead  # noqa: PLC0415
     from scripts import convert_steps as steps  # noqa: PLC0415
     from scripts.convert import DEFAULT_VIDEO_SMOOTHING  # noqa: PLC0415
 
@@ -129,10 +130,10 @@ def _video_faces(cfg: Config) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     else:
         lookup = steps.FaceLookup(load_alignments(path), path)
         names = ([f"{cfg.input.stem}_{i:06d}" for i in range(max(source.total, 1))] if source.kind == "video"
-                 else [p.name for p in steps.image_files(cfg.input)] if cfg.input.is_dir() else [cfg.input.name])
+                 else [p.name for p in image_files(cfg.input)] if cfg.input.is_dir() else [cfg.input.name])
         lookup.check_matches(names, cfg.input.name)
     sigma = cfg.smooth if cfg.smooth is not None else DEFAULT_VIDEO_SMOOTHING if source.kind == "video" else 0.0
-    frames = steps.with_faces(steps.read_ahead(steps.work_frames(source, [])), lookup, finder,
+    frames = steps.with_faces(read_ahead(steps.work_frames(source, [])), lookup, finder,
                               finder.batch_size if finder is not None else 1)
     if sigma > 0:
         frames = steps.smoothed(frames, sigma)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import queue
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lib.errors import FaceswapError
+from lib.readahead import read_ahead
 
 if TYPE_CHECKING:
     from lib.alignments import Alignments, FrameEntry
 
 log = logging.getLogger("faceswap.extract")
-_END = object()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -170,7 +168,7 @@ def run(cfg: Config) -> Summary:
     writer = FaceWriter(cfg.output, cfg.size, source.source_name)
     progress = tqdm(total=source.total, unit="frame", desc="extract", dynamic_ncols=True)
     try:
-        for batch in _batches(_read_ahead(iter(source)), finder.batch_size):
+        for batch in _batches(read_ahead(iter(source), depth=16), finder.batch_size):
             ready = []
             for frame in batch:
                 progress.update(1)
@@ -218,45 +216,6 @@ def _entry(index: int, shape: tuple[int, ...], faces: list) -> FrameEntry:
     from lib.alignments import FrameEntry as Entry  # noqa: PLC0415
 
     return Entry(index, (int(shape[0]), int(shape[1])), faces)
-
-
-def _read_ahead(frames: Iterator, depth: int = 16) -> Iterator:
-    """Decode frames on a thread so that decoding overlaps detection."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    failure: list[BaseException] = []
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in frames:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as err:  # noqa: BLE001 (handed to the consumer, which re-raises it)
-            failure.append(err)
-        finally:
-            while not stop.is_set():
-                try:
-                    buffer.put(_END, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-
-    thread = threading.Thread(target=produce, name="frame-reader", daemon=True)
-    thread.start()
-    try:
-        while (item := buffer.get()) is not _END:
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-    if failure:
-        raise failure[0]
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:

@@ -123,13 +123,6 @@ def split_frames(video: Path, folder: Path, image_format: str = "png", overwrite
     return count
 
 
-def _natural_key(path: Path) -> list[object]:
-    """frame2 before frame10: numbers compare as numbers."""
-    import re  # noqa: PLC0415
-
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
-
-
 def join_frames(folder: Path, target: Path, fps: float | None, reference_video: Path | None, *, crf: int = 18,
                 overwrite: bool = False) -> int:
     """Encode a folder of frames, in name order, into a video; returns the frame count. fps and sound come
@@ -138,12 +131,14 @@ def join_frames(folder: Path, target: Path, fps: float | None, reference_video: 
     from tqdm import tqdm  # noqa: PLC0415
 
     from lib.image import SYNTHETIC_KEY, UnreadableImage, read_image  # noqa: PLC0415
+    from lib.media import image_files  # noqa: PLC0415
+    from lib.readahead import read_ahead  # noqa: PLC0415
     from lib.video import SYNTHETIC_COMMENT, VideoWriter, probe_video  # noqa: PLC0415
-    from scripts.convert_steps import check_same_size, image_files, read_ahead  # noqa: PLC0415
+    from scripts.convert_steps import check_same_size  # noqa: PLC0415
 
     if not folder.is_dir():
         raise FaceswapError(f"frames folder not found: {folder}")
-    files = sorted(image_files(folder), key=_natural_key)
+    files = image_files(folder)
     if not files:
         raise FaceswapError(f"no images in {folder}")
     if target.exists() and not overwrite:

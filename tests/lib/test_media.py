@@ -1,0 +1,21 @@
+"""Frame order of a frames folder: numbers in names count as numbers, as ffmpeg's %d names them."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from lib.media import FrameSource, image_files
+from tests.conftest import DATA
+
+
+def test_frames_folder_is_read_in_number_order(tmp_path: Path) -> None:
+    photos = sorted((DATA / "peer").glob("test_img*.jpg"))
+    names = ["frame10.jpg", "frame2.jpg", "frame1.jpg", "frame9.jpg"]
+    for photo, name in zip(photos, names):
+        shutil.copy(photo, tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not a frame")
+    expected = ["frame1.jpg", "frame2.jpg", "frame9.jpg", "frame10.jpg"]
+    assert [p.name for p in image_files(tmp_path)] == expected
+    frames = list(FrameSource(tmp_path))
+    assert [f.name for f in frames] == expected
+    assert all(f.image is not None and f.image.ndim == 3 for f in frames)

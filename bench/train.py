@@ -284,8 +284,9 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
     original = [r for r in results if r["kind"] == "model" and r["model"] == "original" and r["batch"] == 16
                 and r["precision"] == "float32" and r["concat"] and r.get("onednn", True)]
     if original:
-        best = original[0].get("end_to_end", original[0]["alone"])["egs_per_s"]
-        lines.append(f"\ntarget: original at batch 16 >= {TARGET:g} EGs/s end to end: {best:.1f} "
+        measured = original[0].get("end_to_end") or original[0]["alone"]
+        best, how = measured["egs_per_s"], "end to end" if original[0].get("end_to_end") else "alone"
+        lines.append(f"\ntarget: original at batch 16 >= {TARGET:g} EGs/s end to end: {best:.1f} {how} "
                      f"({'met' if best >= TARGET else 'NOT met'})")
         per_face = original[0].get("train_gflop_per_face")
         if per_face and peak:
@@ -318,9 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"measuring {spec}", file=sys.stderr, flush=True)
             results.append(run_one(spec, args, faces, Path(tmp), index))
     info = {**machine(), "peak_gflops": peak_gflops()}
-    print(report(results, info, source))
-    if args.json:
+    if args.json:  # first: the measurements survive a problem in the table
         write_json(args.json, {"machine": info, "faces": source, "seconds": args.seconds, "results": results})
+    print(report(results, info, source))
     return 0
 
 

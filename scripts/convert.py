@@ -213,10 +213,7 @@ def _writer_options(cfg: Config, video_info: Any, dropping: bool) -> WriterOptio
 def _faces_source(cfg: Config, video_info: Any) -> tuple[FaceLookup | None, Any]:
     """The alignments file (checked against the input), or a face finder when there is none."""
     from lib.alignments import load_alignments  # noqa: PLC0415
-    from lib.media import (
-        default_alignments_path,  # noqa: PLC0415
-        image_files,  # noqa: PLC0415
-    )
+    from lib.media import default_alignments_path, image_files  # noqa: PLC0415
     from scripts.convert_steps import FaceLookup  # noqa: PLC0415
 
     path = cfg.alignments or default_alignments_path(cfg.input)

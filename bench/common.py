@@ -5,6 +5,7 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -142,3 +143,13 @@ def write_json(path: Path, obj: Any) -> None:
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(Path(path), obj)
+
+
+def run_faceswap(*args: str | Path, log: Path) -> None:
+    """Run faceswap.py as a user would; its output goes to log, shown if it fails."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with log.open("a") as out:
+        done = subprocess.run([sys.executable, str(ROOT / "faceswap.py"), *map(str, args)], cwd=ROOT, env=env,
+                              stdout=out, stderr=out, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"faceswap {' '.join(map(str, args))} failed:\n{log.read_text()[-3000:]}")

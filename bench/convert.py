@@ -30,6 +30,7 @@ from bench.common import (
     make_video,
     peak_rss_mb,
     reset_peak_rss,
+    run_faceswap,
     timed,
     write_json,
 )
@@ -153,16 +154,6 @@ def worker(video: Path, alignments: Path, model: Path, result: Path) -> None:
 
 # --- the driver: footage, alignments, a model, one process per video, the report ----------------------------
 
-def _cli(*args: str | Path, log: Path) -> None:
-    """Run faceswap.py as a user would; its output goes to log, shown if it fails."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with log.open("a") as out:
-        done = subprocess.run([sys.executable, str(ROOT / "faceswap.py"), *map(str, args)], cwd=ROOT, env=env,
-                              stdout=out, stderr=out, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"faceswap {' '.join(map(str, args))} failed:\n{log.read_text()[-3000:]}")
-
-
 def prepare(args: argparse.Namespace, tmp: Path) -> tuple[list[tuple[Path, Path]], Path]:
     """The clips with their alignments files, and the model."""
     source = args.media / "franck.mp4"
@@ -176,15 +167,16 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[list[tuple[Path, Path]
     prepared = []
     for clip in clips:
         alignments = clip.with_name(f"{clip.stem}_alignments.json")
-        _cli("extract", "-i", clip, "-o", tmp / f"faces_{clip.stem}", "-p", alignments, "-D", "dlib-hog", log=log)
+        run_faceswap("extract", "-i", clip, "-o", tmp / f"faces_{clip.stem}", "-p", alignments, "-D", "dlib-hog",
+                     log=log)
         prepared.append((clip, alignments))
     if args.model_dir is not None:
         return prepared, args.model_dir
     other = make_video(args.media / "cap12.mp4", tmp / "cap12_cut.mp4", frames=48)
-    _cli("extract", "-i", other, "-o", tmp / "faces_b", "-p", tmp / "b.json", "-D", "dlib-hog", log=log)
+    run_faceswap("extract", "-i", other, "-o", tmp / "faces_b", "-p", tmp / "b.json", "-D", "dlib-hog", log=log)
     model = tmp / "model"
-    _cli("train", "-A", tmp / f"faces_{clips[0].stem}", "-B", tmp / "faces_b", "-m", model, "--model", args.model,
-         "--iterations", "1", "--batch-size", "8", log=log)
+    run_faceswap("train", "-A", tmp / f"faces_{clips[0].stem}", "-B", tmp / "faces_b", "-m", model,
+                 "--model", args.model, "--iterations", "1", "--batch-size", "8", log=log)
     return prepared, model
 
 

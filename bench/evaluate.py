@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,12 +20,12 @@ from typing import Any
 
 from bench.common import (
     DATA,
-    ROOT,
     describe_machine,
     format_table,
     machine,
     peak_rss_mb,
     reset_peak_rss,
+    run_faceswap,
     timed,
     write_json,
 )
@@ -49,16 +48,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _cli(*args: str | Path, log: Path) -> None:
-    """Run faceswap.py as a user would; its output goes to log, shown if it fails."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with log.open("a") as out:
-        done = subprocess.run([sys.executable, str(ROOT / "faceswap.py"), *map(str, args)], cwd=ROOT, env=env,
-                              stdout=out, stderr=out, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"faceswap {' '.join(map(str, args))} failed:\n{log.read_text()[-3000:]}")
-
-
 def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Path, Path, Path]:
     """Face folders A and B, and the model."""
     log = tmp / "prepare.log"
@@ -69,13 +58,13 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Path, Path, Path]:
     else:
         faces_a, faces_b = tmp / "faces_a", tmp / "faces_b"
         for video, folder in (("A_obama_kenburns.mp4", faces_a), ("B_biden_kenburns.mp4", faces_b)):
-            _cli("extract", "-i", DATA / "video" / video, "-o", folder, "-p", tmp / f"{folder.name}.json",
-                 "-D", "dlib-hog", log=log)
+            run_faceswap("extract", "-i", DATA / "video" / video, "-o", folder, "-p", tmp / f"{folder.name}.json",
+                         "-D", "dlib-hog", log=log)
     if args.model_dir is not None:
         return faces_a, faces_b, args.model_dir
     model = tmp / "model"
-    _cli("train", "-A", faces_a, "-B", faces_b, "-m", model, "--model", "original", "--iterations", "1",
-         "--batch-size", "8", "--preview-every", "0", log=log)
+    run_faceswap("train", "-A", faces_a, "-B", faces_b, "-m", model, "--model", "original", "--iterations", "1",
+                 "--batch-size", "8", "--preview-every", "0", log=log)
     return faces_a, faces_b, model
 
 

@@ -20,9 +20,10 @@ import numpy as np
 from lib.align import compose, invert, transform_points
 from lib.errors import FaceswapError
 from lib.facefile import meta_from_json
-from lib.image import UnreadableImage, is_image_path, read_face_file
+from lib.image import UnreadableImage, read_face_file
 from lib.metrics import identity_scores, interocular, landmark_error, landmark_jitter, psnr, seam_gradient, ssim
 from lib.pose import head_pose
+from lib.training.faces import face_paths
 from lib.types import Descriptor, Face, Frame, Landmarks, Matrix
 
 SCHEMA = "faceswap-evaluation"
@@ -87,11 +88,7 @@ def _resize_matrix(old: int, new: int) -> Matrix:
 def load_held_out(folder: Path, max_faces: int) -> HeldOutFaces:
     """Up to max_faces face PNGs of a folder made by extract, evenly spaced over its sorted files."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise FaceswapError(f"face folder {folder} does not exist: point -A/-B at a folder made by extract")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
-    if not paths:
-        raise FaceswapError(f"face folder {folder} has no face images: run extract into it first")
+    paths = face_paths(folder)
     faces = HeldOutFaces(folder, [], [], [], [], [], len(paths))
     skipped: Counter[str] = Counter()
     for index in pick_evenly(len(paths), max_faces):

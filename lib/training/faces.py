@@ -115,15 +115,20 @@ def _choose_landmarks(good: list[_Read], folder: Path, skipped: Counter[str]) ->
     return [_Read(r.name, r.image) for r in good]
 
 
-def load_faces(folder: Path, size: int | None = None, max_bytes: int = MAX_CACHE_BYTES) -> FaceSet:
-    """Read every face image in a folder into memory, resized to one size S (size, or the most common)."""
-    folder = Path(folder)
+def face_paths(folder: Path) -> list[Path]:
+    """The image files of a face folder, sorted; FaceswapError when it is missing or holds none."""
     if not folder.is_dir():
         raise FaceswapError(f"face folder {folder} does not exist: point -A/-B at a folder made by extract")
     paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
     if not paths:
         raise FaceswapError(f"face folder {folder} has no face images: run extract into it first")
-    reads = _read_all(paths, size, max_bytes)
+    return paths
+
+
+def load_faces(folder: Path, size: int | None = None, max_bytes: int = MAX_CACHE_BYTES) -> FaceSet:
+    """Read every face image in a folder into memory, resized to one size S (size, or the most common)."""
+    folder = Path(folder)
+    reads = _read_all(face_paths(folder), size, max_bytes)
     skipped: Counter[str] = Counter(r.problem for r in reads if r.problem)
     for problem, count in skipped.items():
         log.warning("%s: %d face file(s) skipped: %s", folder, count, problem)

@@ -8,7 +8,12 @@ import importlib
 import logging
 import os
 import sys
+import typing
 from types import ModuleType
+
+from tqdm import tqdm
+
+from lib.errors import FaceswapError
 
 COMMANDS = {
     "extract": "detect, align and cut out faces from photos or a video",
@@ -19,9 +24,10 @@ COMMANDS = {
 }
 
 
-def _script(command: str) -> ModuleType:
-    # Script modules import only the standard library at the top, so -h stays fast.
-    return importlib.import_module(f"scripts.{command}")
+def _arguments(command: str) -> ModuleType:
+    """scripts/<command>/args.py: the command's arguments and Config; it loads no TensorFlow or dlib, so -h
+    stays fast. scripts/<command>/run.py does the work."""
+    return importlib.import_module(f"scripts.{command}.args")
 
 
 def build_parser(commands: dict[str, str] | None = None) -> argparse.ArgumentParser:
@@ -32,14 +38,20 @@ def build_parser(commands: dict[str, str] | None = None) -> argparse.ArgumentPar
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, summary in (commands or COMMANDS).items():
         command_parser = sub.add_parser(name, help=summary, description=summary)
-        _script(name).add_arguments(command_parser)
+        _arguments(name).add_arguments(command_parser)
     return parser
 
 
-def to_config(module: ModuleType, args: argparse.Namespace) -> object:
-    """The command's frozen Config, from the parsed arguments of the same names."""
-    config_type = module.Config
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_type) if hasattr(args, f.name)}
+def to_config(config_type: type, args: argparse.Namespace) -> object:
+    """A frozen Config from the parsed arguments of the same names; a field that is itself a dataclass (a
+    group of options, such as lib.swap.SwapOptions) is filled the same way from the same arguments."""
+    hints = typing.get_type_hints(config_type)
+    values = {}
+    for item in dataclasses.fields(config_type):
+        if dataclasses.is_dataclass(hints[item.name]):
+            values[item.name] = to_config(hints[item.name], args)
+        elif hasattr(args, item.name):
+            values[item.name] = getattr(args, item.name)
     return config_type(**values)
 
 
@@ -47,8 +59,6 @@ class _TqdmHandler(logging.Handler):
     """Log lines that do not break a running progress bar."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm  # noqa: PLC0415
-
         tqdm.write(self.format(record), file=sys.stderr)
 
 
@@ -71,11 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser({chosen: COMMANDS[chosen]} if chosen else None)
     args = parser.parse_args(argv)
     _setup_logging(args.debug)
-    from lib.errors import FaceswapError  # noqa: PLC0415
-
     try:
-        module = _script(args.command)
-        module.run(to_config(module, args))
+        config = to_config(_arguments(args.command).Config, args)
+        importlib.import_module(f"scripts.{args.command}.run").run(config)
     except FaceswapError as err:
         if args.debug:
             logging.getLogger("faceswap").exception("error")

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lib.fileio import write_json_atomic
+from lib.tables import markdown_table
+from lib.video import find_ffmpeg
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
@@ -108,8 +112,6 @@ def make_video(source: Path, dest: Path, *, size: tuple[int, int] | None = None,
                frames: int | None = None) -> Path:
     """Re-encode a video with ffmpeg (H.264, near-lossless), scaled to size (w, h) and/or cut to its first
     frames; for benches only, so the test media stay as they are."""
-    from lib.video import find_ffmpeg  # noqa: PLC0415
-
     command = [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(source)]
     if size is not None:
         command += ["-vf", f"scale={size[0]}:{size[1]}"]
@@ -123,24 +125,12 @@ def make_video(source: Path, dest: Path, *, size: tuple[int, int] | None = None,
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A Markdown table; floats get 2 significant decimals unless already formatted as strings."""
-    def cell(value: object) -> str:
-        if isinstance(value, float):
-            return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
-        return str(value)
-
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(v.rjust(w) for v, w in zip(row, widths)) + " |" for row in cells]
-    return "\n".join(lines)
+    """A Markdown table (lib.tables); floats get 2 decimals unless already formatted as strings."""
+    return "\n".join(markdown_table(headers, rows))
 
 
 def write_json(path: Path, obj: Any) -> None:
     """Write bench results as indented JSON, atomically."""
-    from lib.fileio import write_json_atomic  # noqa: PLC0415
-
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(Path(path), obj)
 

@@ -21,6 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
+
+import numpy as np
 
 from bench.common import (
     ROOT,
@@ -34,6 +37,15 @@ from bench.common import (
     timed,
     write_json,
 )
+from lib.alignments import load_alignments
+from lib.frames import VIDEO_SMOOTHING, WorkFrame, chunks
+from lib.media import frame_name
+from lib.smoothing import LandmarkSmoother
+from lib.swap import SwapOptions
+from lib.video import VideoReader, VideoWriter, probe_video
+from plugins.convert import load_face_swapper
+from scripts.convert import run as convert_run
+from scripts.convert.args import Config
 
 DEFAULT_MEDIA = Path(os.environ.get("FACESWAP_MEDIA", "/tmp/faceswap-media"))
 HD = (900, 720)
@@ -64,33 +76,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def measure(video: Path, alignments: Path, model: Path, work: Path) -> dict[str, Any]:
     """Start-up, end-to-end and per-stage timings of convert on one video."""
-    from unittest import mock  # noqa: PLC0415
+    with timed() as startup:  # what convert does before the first frame: import TensorFlow, load the model
+        from lib.model.swapper import load_swapper  # here, so that the import is timed
 
-    with timed() as startup:  # what scripts.convert.run does before the first frame: TensorFlow, the model
-        from lib.model import swapper as swapper_module  # noqa: PLC0415
-
-        swapper = swapper_module.load_swapper(model)
-    import numpy as np  # noqa: PLC0415
-
-    from lib.alignments import load_alignments  # noqa: PLC0415
-    from scripts.convert import Config, run  # noqa: PLC0415
-
+        swapper = load_swapper(model)
     size = int(swapper.input_size)
     swapper.swap(np.zeros((16, size, size, 3), np.uint8))  # first calls build kernels
     startup_rss = peak_rss_mb()
 
     reset_peak_rss()
     cfg = Config(input=video, output=work / "out.mp4", model_dir=model, alignments=alignments, overwrite=True)
-    with mock.patch.object(swapper_module, "load_swapper", lambda _path: swapper), timed() as end_to_end:
-        summary = run(cfg)
+    with mock.patch.object(convert_run, "load_swapper", lambda _path: swapper), timed() as end_to_end:
+        summary = convert_run.run(cfg)
     convert_peak = peak_rss_mb()
 
     frames, decode = _decode(video)
     entries = load_alignments(alignments).frames
-    faces = [[face.landmarks for face in entries[f"{video.stem}_{i:06d}"].faces] if f"{video.stem}_{i:06d}"
-             in entries else [] for i in range(len(frames))]
-    smooth, stages = _swap_alone(swapper, frames, faces, cfg.batch_size)
-    encode = _encode(frames, work / "encode.mp4", probe_fps(video))
+    names = [frame_name(video.stem, index) for index in range(len(frames))]
+    faces = [[face.landmarks for face in entries[name].faces] if name in entries else [] for name in names]
+    smooth, stages = _swap_alone(swapper, frames, faces, cfg.swap.batch_size)
+    encode = _encode(frames, work / "encode.mp4", probe_video(video).fps)
     height, width = frames[0].shape[:2]
     return {
         "video": video.name, "width": width, "height": height, "frames": len(frames),
@@ -102,15 +107,7 @@ def measure(video: Path, alignments: Path, model: Path, work: Path) -> dict[str,
     }
 
 
-def probe_fps(video: Path) -> float:
-    from lib.video import probe_video  # noqa: PLC0415
-
-    return probe_video(video).fps
-
-
 def _decode(video: Path) -> tuple[list[Any], Any]:
-    from lib.video import VideoReader  # noqa: PLC0415
-
     with timed() as timing:
         frames = [frame for _, frame in VideoReader(video)]
     return frames, timing
@@ -118,26 +115,20 @@ def _decode(video: Path) -> tuple[list[Any], Any]:
 
 def _swap_alone(swapper: Any, frames: list[Any], faces: list[list[Any]],
                 batch: int) -> tuple[Any, dict[str, float]]:
-    """Smoothing, then crop + model + mask/colour/blend with the defaults, on this thread alone."""
-    from lib.smoothing import LandmarkSmoother  # noqa: PLC0415
-    from scripts.convert import DEFAULT_VIDEO_SMOOTHING  # noqa: PLC0415
-    from scripts.convert_steps import FaceSwapper, SwapOptions, WorkFrame, chunks  # noqa: PLC0415
-
+    """Smoothing, then crop + model + mask/colour/blend with the defaults (lib.swap, as convert), on this
+    thread alone."""
     with timed() as smooth:
-        smoother: LandmarkSmoother[int] = LandmarkSmoother(DEFAULT_VIDEO_SMOOTHING)
+        smoother: LandmarkSmoother[int] = LandmarkSmoother(VIDEO_SMOOTHING)
         ready = [r for index, found in enumerate(faces) for r in smoother.push(index, found)] + smoother.flush()
     work = [WorkFrame(index, str(index), str(index), frames[index], None, faces=found) for index, found in ready]
-    face_swapper = FaceSwapper(swapper, SwapOptions(mask="learned" if swapper.has_mask else "hull",
-                                                    batch_size=batch))
+    face_swapper = load_face_swapper(swapper, SwapOptions(batch_size=batch))
     for group in chunks(iter(work), batch):
-        face_swapper.convert(group)
+        face_swapper.swap_frames([frames[frame.index] for frame in group], [frame.faces for frame in group])
     timings = face_swapper.timings
     return smooth, {"model": timings["model"], "blend": timings["crop"] + timings["paste"]}
 
 
 def _encode(frames: list[Any], target: Path, fps: float) -> Any:
-    from lib.video import VideoWriter  # noqa: PLC0415
-
     height, width = frames[0].shape[:2]
     with timed() as timing:
         writer = VideoWriter(target, width, height, fps)

@@ -17,6 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
+
+import numpy as np
 
 from bench.common import (
     DATA,
@@ -29,6 +32,14 @@ from bench.common import (
     timed,
     write_json,
 )
+from lib.evaluation.held_out import load_held_out
+from lib.evaluation.measure import FaceMeasurer
+from lib.swap import SwapOptions
+from plugins.convert import load_face_swapper
+from plugins.extract.align import AlignOptions
+from plugins.extract.align.dlib68 import Dlib68Aligner
+from scripts.evaluate import run as evaluate_run
+from scripts.evaluate.args import Config
 
 CACHE = Path(tempfile.gettempdir()) / "faceswap-bench-train-faces"
 FACES = 100  # per side: 200 faces in all
@@ -70,43 +81,35 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Path, Path, Path]:
 
 def measure(faces_a: Path, faces_b: Path, model: Path, count: int, work: Path) -> dict[str, Any]:
     """Start-up, end-to-end and per-stage timings of one evaluation."""
-    from unittest import mock  # noqa: PLC0415
+    with timed() as startup:  # what evaluate does before the first face: import TensorFlow, load the model
+        from lib.model.swapper import load_swapper  # here, so that the import is timed
 
-    import numpy as np  # noqa: PLC0415
-
-    with timed() as startup:  # what scripts.evaluate.run does before the first face: TensorFlow, the model
-        from lib.model import swapper as swapper_module  # noqa: PLC0415
-
-        swapper = swapper_module.load_swapper(model)
+        swapper = load_swapper(model)
         size = int(swapper.input_size)
         swapper.swap(np.zeros((16, size, size, 3), np.uint8), "a2b")  # first calls build kernels
-    from lib import evaluation  # noqa: PLC0415
-    from scripts.evaluate import Config, run  # noqa: PLC0415
-
     startup_rss = peak_rss_mb()
     reset_peak_rss()
     cfg = Config(model_dir=model, input_a=faces_a, input_b=faces_b, output_dir=work / "report", max_faces=count)
-    with mock.patch.object(swapper_module, "load_swapper", lambda _path: swapper), timed() as end_to_end:
-        report = run(cfg)
+    with mock.patch.object(evaluate_run, "load_swapper", lambda _path: swapper), timed() as end_to_end:
+        report = evaluate_run.run(cfg)
     peak = peak_rss_mb()
 
     with timed() as load:
-        sides = [evaluation.load_held_out(folder, count) for folder in (faces_a, faces_b)]
+        sides = [load_held_out(folder, count) for folder in (faces_a, faces_b)]
     images = [image for side in sides for image in side.images]
-    points = [p for side in sides for p in side.landmarks]
-    measurer = evaluation.FaceMeasurer()
+    points = [[p] for side in sides for p in side.landmarks]
+    measurer = FaceMeasurer(Dlib68Aligner(AlignOptions()))
     with timed() as landmarks:
-        found = [measurer.landmarks(image, near) for image, near in zip(images, points)]
+        found = [measurer.landmarks(image, near[0]) for image, near in zip(images, points)]
     with timed() as describe:
         for image, face in zip(images, found):
             if face is not None:
                 measurer.describe(image, face)
-    swapping = evaluation.Swapping(swapper, evaluation.EvalOptions(), "a2b")
+    face_swapper = load_face_swapper(swapper, SwapOptions())
     with timed() as convert_path:
-        for start in range(0, len(images), 16):
-            swapping.swap(images[start:start + 16], points[start:start + 16])
-    crops = np.stack([r["crop"] for start in range(0, len(images), 16)
-                      for r in swapping.swap(images[start:start + 16], points[start:start + 16])])
+        results = [result for start in range(0, len(images), 16)
+                   for result in face_swapper.swap_frames(images[start:start + 16], points[start:start + 16])]
+    crops = np.stack([result.faces[0].crop for result in results])
     with timed() as model_alone:
         for start in range(0, len(crops), 16):
             swapper.swap(crops[start:start + 16], "a2b")

@@ -17,12 +17,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from unittest import mock
 
-if __package__ in (None, ""):  # run as `python bench/extract.py`: make the checkout importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     DATA,
     ROOT,
     Timing,
@@ -35,12 +33,15 @@ from bench.common import (  # noqa: E402
     timed,
     write_json,
 )
-
-if TYPE_CHECKING:
-    from lib.media import SourceFrame
-    from lib.types import DetectedFace, Detection
-    from plugins.extract.pipeline import FaceFinder
-    from scripts.extract import Config
+from lib.facefile import save_faces
+from lib.media import FrameSource, SourceFrame
+from lib.types import DetectedFace, Detection
+from lib.video import probe_video
+from plugins.extract.align import AlignOptions
+from plugins.extract.detect import DetectOptions
+from plugins.extract.pipeline import FaceFinder
+from scripts.extract import run as extract_run
+from scripts.extract.args import Config
 
 DETECTORS = ("mtcnn", "dlib-hog", "dlib-cnn")
 SOURCE = DATA / "peer" / "test.mp4"
@@ -77,10 +78,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def measure(detector: str, video: Path, work: Path, repeat: int = 1) -> dict[str, Any]:
     """Start-up, end-to-end and per-stage timings of one detector on one video; with repeat > 1 the
     fastest of each (end-to-end and stages alternate, so a busy spell of the machine hits both)."""
-    from plugins.extract.align import AlignOptions  # noqa: PLC0415
-    from plugins.extract.detect import DetectOptions  # noqa: PLC0415
-    from plugins.extract.pipeline import FaceFinder  # noqa: PLC0415
-    from scripts.extract import Config  # noqa: PLC0415
 
     cfg = Config(input=video, output=work / "faces", alignments=work / "alignments.json", detector=detector)
     with timed() as startup:  # the same construction scripts.extract.run does
@@ -120,7 +117,6 @@ def measure(detector: str, video: Path, work: Path, repeat: int = 1) -> dict[str
 
 def _warm_up(finder: FaceFinder, video: Path) -> None:
     """One full batch and one single frame through detector and aligner (first calls build kernels)."""
-    from lib.media import FrameSource  # noqa: PLC0415
 
     images = []
     for frame in FrameSource(video):
@@ -137,10 +133,7 @@ def _end_to_end(cfg: Config, finder: FaceFinder) -> tuple[Timing, Timing, int]:
     """scripts.extract.run as the command runs it, but handed the finder already built (start-up is
     measured on its own). Also returns the wall time spent inside FaceFinder.find during the run: the
     rest of the main thread's time is waiting for frames or for room in the writer's queue."""
-    from unittest import mock  # noqa: PLC0415
 
-    from plugins.extract import pipeline  # noqa: PLC0415
-    from scripts.extract import run  # noqa: PLC0415
 
     inside = Timing()
     find = finder.find
@@ -151,14 +144,13 @@ def _end_to_end(cfg: Config, finder: FaceFinder) -> tuple[Timing, Timing, int]:
         inside.wall += call.wall
         return found
 
-    with mock.patch.object(pipeline, "FaceFinder", lambda *_args, **_kwargs: finder), \
+    with mock.patch.object(extract_run, "FaceFinder", lambda *_args, **_kwargs: finder), \
             mock.patch.object(finder, "find", timed_find), timed() as timing:
-        summary = run(cfg)
+        summary = extract_run.run(cfg)
     return timing, inside, summary.faces_written
 
 
 def _decode(video: Path) -> tuple[Timing, list[SourceFrame]]:
-    from lib.media import FrameSource  # noqa: PLC0415
 
     with timed() as timing:
         frames = list(FrameSource(video))
@@ -178,7 +170,6 @@ def _detect(finder: FaceFinder, images: list) -> tuple[Timing, list[list[Detecti
 def _align(finder: FaceFinder, images: list, detections: list[list[Detection]]
            ) -> tuple[Timing, list[list[DetectedFace]]]:
     """The aligner alone on the detections, ordered as FaceFinder.find orders them."""
-    from lib.types import DetectedFace  # noqa: PLC0415
 
     found = []
     with timed() as timing:
@@ -191,21 +182,12 @@ def _align(finder: FaceFinder, images: list, detections: list[list[Detection]]
 
 def _write(cfg: Config, frames: list[SourceFrame], found: list[list[DetectedFace]], folder: Path) -> Timing:
     """Warp and write every face as extract's writer thread does, on this thread alone."""
-    from lib.align import align_matrix, warp_face  # noqa: PLC0415
-    from lib.facefile import FaceMeta, face_filename  # noqa: PLC0415
-    from lib.image import write_png  # noqa: PLC0415
 
     folder.mkdir(parents=True, exist_ok=True)
     readable = [frame for frame in frames if frame.image is not None]
     with timed() as timing:
         for frame, faces in zip(readable, found):
-            assert frame.image is not None
-            shape = (frame.image.shape[0], frame.image.shape[1])
-            for index, face in enumerate(faces):
-                matrix = align_matrix(face.landmarks, cfg.size)
-                meta = FaceMeta(cfg.input.name, frame.name, frame.index, index, shape, face, matrix, cfg.size)
-                write_png(folder / face_filename(frame.stem, frame.index, index),
-                          warp_face(frame.image, matrix, cfg.size), meta.to_json())
+            save_faces(folder, cfg.input.name, frame, faces, cfg.size)
     return timing
 
 
@@ -294,7 +276,6 @@ def main(argv: list[str] | None = None) -> int:
         detector, video, result = args.worker
         worker(detector, Path(video), Path(result), args.repeat)
         return 0
-    from lib.video import probe_video  # noqa: PLC0415
 
     info = machine()
     results = []

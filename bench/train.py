@@ -156,11 +156,12 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
     import keras
     import tensorflow as tf
 
+    from lib.model.parts import ModelOptions
     from lib.training.faces import load_faces
     from lib.training.feed import Feed, FeedOptions
     from lib.training.trainer import LossOptions, Trainer
     from plugins.registry import load_plugin
-    from plugins.train.model import REGISTRY, ModelOptions
+    from plugins.train.model import REGISTRY
 
     keras.mixed_precision.set_global_policy(spec["precision"])
     sets = [load_faces(folder) for folder in faces]

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from lib.types import Box, Face, Frame, Landmarks, Mask, Matrix
 
 # Derived by scripts/derive_template.py: Procrustes mean of 53 real 68-point shapes (dlib's ground
-# truth plus dlib predictions on ../shared/data) and their mirror images, made exactly symmetric.
+# truth plus dlib predictions on tests/data) and their mirror images, made exactly symmetric.
 TEMPLATE: npt.NDArray[np.float64] = np.array([
     [-0.1237, 0.2043], [-0.1142, 0.3706], [-0.0969, 0.5332], [-0.066, 0.6959], [-0.0063, 0.8455],
     [0.0921, 0.9759], [0.2126, 1.0876], [0.3452, 1.1777], [0.5, 1.203], [0.6548, 1.1777],
@@ -42,6 +42,15 @@ FACE_SPAN = 2.0
 # Where dlib's 68-point predictor expects its box (the mean box it was trained on), in face space.
 PREDICTOR_BOX = (-0.1263, -0.1826, 1.1263, 1.0887)
 # Order of a detector's 5 keypoints: left eye, right eye, nose tip, left and right mouth corner.
+# Where each of the 68 points goes in a mirror image: jaw, brows, nostrils, eyes and lips swap sides, so
+# points 36-41 stay the image-left eye after a flip.
+MIRROR_68 = np.array(
+    [16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,  # jaw
+     26, 25, 24, 23, 22, 21, 20, 19, 18, 17,  # brows
+     27, 28, 29, 30, 35, 34, 33, 32, 31,  # nose
+     45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,  # eyes
+     54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,  # outer lips
+     64, 63, 62, 61, 60, 67, 66, 65])  # inner lips
 TEMPLATE_5 = np.array([
     TEMPLATE[LEFT_EYE].mean(0), TEMPLATE[RIGHT_EYE].mean(0), TEMPLATE[30], TEMPLATE[48], TEMPLATE[54],
 ])
@@ -80,6 +89,13 @@ def compose(outer: Matrix, inner: Matrix) -> Matrix:
     """outer after inner, as one 2x3 matrix."""
     full = np.vstack([outer, [0.0, 0.0, 1.0]]) @ np.vstack([inner, [0.0, 0.0, 1.0]])
     return full[:2]
+
+
+def resize_matrix(old: int, new: int) -> Matrix:
+    """Pixels of an old x old image -> pixels of the same image resized to new x new (cv2.resize keeps pixel
+    centres: x' = (x + 0.5) * new / old - 0.5)."""
+    scale = new / old
+    return np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5]])
 
 
 def face_space_to_pixels(size: int) -> Matrix:

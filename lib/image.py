@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,11 @@ from lib.types import Frame
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 METADATA_KEY = b"faceswap"
+# Every image or video made of swapped faces says so: a PNG tEXt chunk (keyword SYNTHETIC_KEY), a JPEG comment,
+# a video's metadata comment or a GIF comment block, each with this text.
 SYNTHETIC_KEY = b"synthetic"
+SYNTHETIC_TEXT = "synthetic: made with faceswap"
+SYNTHETIC_PNG_TEXT = {SYNTHETIC_KEY.decode(): SYNTHETIC_TEXT}
 
 
 class UnreadableImage(ValueError):
@@ -40,18 +45,20 @@ def _looks_truncated(data: bytes, suffix: str) -> bool:
     return False
 
 
-def _jpeg_reaches_end(data: bytes) -> bool:
-    """True when the JPEG's segments and scans run on to its end-of-image marker (FFD9)."""
+def _jpeg_markers(data: bytes) -> Iterator[tuple[int, int]]:
+    """(marker, position) of each marker of a JPEG in order, its scans' coded data skipped, up to the
+    end-of-image marker (FFD9); stops early where the bytes are damaged or run out."""
     pos = 2
     while pos + 1 < len(data):
         if data[pos] != 0xFF:
-            return False
+            return
         marker = data[pos + 1]
-        if marker == 0xD9:
-            return True
         if marker == 0xFF:  # fill byte before a marker
             pos += 1
             continue
+        yield marker, pos
+        if marker == 0xD9:
+            return
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
             pos += 2
             continue
@@ -62,7 +69,7 @@ def _jpeg_reaches_end(data: bytes) -> bool:
         while True:
             pos = data.find(b"\xff", pos)
             if pos < 0 or pos + 1 >= len(data):
-                return False
+                return
             follower = data[pos + 1]
             if follower == 0x00 or 0xD0 <= follower <= 0xD7:
                 pos += 2
@@ -70,7 +77,11 @@ def _jpeg_reaches_end(data: bytes) -> bool:
                 pos += 1
             else:
                 break
-    return False
+
+
+def _jpeg_reaches_end(data: bytes) -> bool:
+    """True when the JPEG's segments and scans run on to its end-of-image marker (FFD9)."""
+    return any(marker == 0xD9 for marker, _ in _jpeg_markers(data))
 
 
 def _png_reaches_end(data: bytes) -> bool:
@@ -96,6 +107,19 @@ def decode_image(data: bytes, suffix: str = "") -> Frame:
     if image is None:
         raise UnreadableImage("not an image OpenCV can decode")
     return np.asarray(image, np.uint8)
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from a PNG's or JPEG's header without decoding it; None for other kinds."""
+    with open(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+    if head[:8] == PNG_SIGNATURE and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head[:2] == b"\xff\xd8":
+        for marker, pos in _jpeg_markers(head):
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and pos + 9 <= len(head):
+                return int.from_bytes(head[pos + 7:pos + 9], "big"), int.from_bytes(head[pos + 5:pos + 7], "big")
+    return None
 
 
 def read_image(path: Path) -> Frame:
@@ -157,6 +181,13 @@ def write_png(path: Path, image: np.ndarray, metadata: dict[str, Any] | None = N
               text: dict[str, str] | None = None, compression: int = 3) -> None:
     """Write a PNG with optional metadata, atomically."""
     write_bytes_atomic(Path(path), encode_png(image, metadata, text, compression))
+
+
+def is_marked_synthetic(path: Path) -> bool:
+    """True when an image file carries the synthetic marker (PNG tEXt chunk or JPEG comment)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    return SYNTHETIC_KEY + b"\0" in head or SYNTHETIC_TEXT.encode() in head
 
 
 def read_face_file(path: Path) -> tuple[Frame, dict[str, Any] | None]:

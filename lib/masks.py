@@ -1,4 +1,5 @@
-"""Masks drawn from the 68 landmarks: the face hull (mask head target, masked loss) and eye/mouth loss weights."""
+"""Masks drawn from the 68 landmarks: the face hull (convert's hull mask, the mask head's target, the masked
+loss) and the eye and mouth loss weights."""
 from __future__ import annotations
 
 import cv2

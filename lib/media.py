@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.errors import FaceswapError
-from lib.image import IMAGE_EXTENSIONS, UnreadableImage, is_image_path, read_image
+from lib.image import IMAGE_EXTENSIONS, UnreadableImage, header_size, is_image_path, read_image
 from lib.types import Frame
 from lib.video import VideoReader, is_video_path
 
@@ -16,6 +16,11 @@ from lib.video import VideoReader, is_video_path
 def natural_key(path: Path) -> list[object]:
     """frame2 before frame10 (as ffmpeg's %d names them): numbers in a name compare as numbers."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def frame_name(stem: str, index: int) -> str:
+    """The name of a video's frame: the alignments key, and the stem of its files (`tools video split`)."""
+    return f"{stem}_{index:06d}"
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -69,11 +74,24 @@ class FrameSource:
     def source_name(self) -> str:
         return self.path.name
 
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of a video's frames; None for images, which may differ."""
+        return (self._video.info.width, self._video.info.height) if self._video else None
+
+    def frame_names(self) -> list[str]:
+        """The name of every frame iteration should give, without decoding any (the video's from its
+        container's frame count)."""
+        if self._video is not None:
+            count = max(self._video.info.frame_count, 1)
+            return [frame_name(self.path.stem, index) for index in range(0, count, self.every_n)]
+        return [path.name for path in self._images]
+
     def __iter__(self) -> Iterator[SourceFrame]:
         if self._video is not None:
             stem = self.path.stem
             for index, frame in self._video:
-                yield SourceFrame(f"{stem}_{index:06d}", index, stem, frame)
+                yield SourceFrame(frame_name(stem, index), index, stem, frame)
             self.problem = self._video.problem
             return
         stems = Counter(p.stem for p in self._images)
@@ -84,6 +102,24 @@ class FrameSource:
                 yield SourceFrame(path.name, 0, stem, read_image(path))
             except (UnreadableImage, OSError) as err:
                 yield SourceFrame(path.name, 0, stem, None, str(err))
+
+
+def check_same_size(files: list[Path]) -> None:
+    """A video needs frames of one size: name the first one that differs (headers only, so it is quick)."""
+    first_size: tuple[int, int] | None = None
+    for path in files:
+        size = header_size(path)
+        if size is None:
+            try:
+                image = read_image(path)
+            except (UnreadableImage, OSError):
+                continue
+            size = (image.shape[1], image.shape[0])
+        if first_size is None:
+            first_size = size
+        elif size != first_size:
+            raise FaceswapError(f"frames of different sizes: {path.name} is {size[0]}x{size[1]}, {files[0].name} "
+                                f"is {first_size[0]}x{first_size[1]}; a video needs one size (or write images)")
 
 
 def default_alignments_path(source: Path) -> Path:

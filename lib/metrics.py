@@ -6,20 +6,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
+from skimage.metrics import structural_similarity
 
-from lib.align import eye_centres
+from lib.align import MIRROR_68, eye_centres
 from lib.types import Descriptor, Face, Frame, Landmarks, Mask
-
-# 68-point mirror map: the index a point takes when the face is flipped left to right.
-MIRROR = np.array(
-    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
-    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
 
 
 def mirror_landmarks(landmarks: Landmarks, width: int) -> Landmarks:
     """The landmarks of the horizontally flipped image (width pixels wide), in the same point order."""
-    flipped = np.asarray(landmarks, np.float64)[MIRROR].copy()
+    flipped = np.asarray(landmarks, np.float64)[MIRROR_68].copy()
     flipped[:, 0] = width - 1 - flipped[:, 0]
     return flipped
 
@@ -53,10 +48,11 @@ def psnr(reference: Face, other: Face) -> float:
 
 
 def ssim(reference: Face, other: Face) -> float:
-    """Structural similarity of two uint8 colour images, in [-1, 1] (1 = identical)."""
-    from skimage.metrics import structural_similarity  # noqa: PLC0415
-
-    return float(structural_similarity(reference, other, channel_axis=2, data_range=255))
+    """Structural similarity of two uint8 colour images, in [-1, 1] (1 = identical): the standard form of Wang et
+    al. (2004), an 11x11 Gaussian window of sigma 1.5, as tf.image.ssim and the training loss compute it, so the
+    numbers compare with papers."""
+    return float(structural_similarity(reference, other, channel_axis=2, data_range=255, gaussian_weights=True,
+                                       sigma=1.5, use_sample_covariance=False))
 
 
 @dataclass(frozen=True)

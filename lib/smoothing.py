@@ -14,11 +14,18 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from lib.errors import check_range
 from lib.types import Landmarks
 
 Item = TypeVar("Item")
 # A face that moved more than this share of its size since the last frame starts a new track.
 MAX_MOVE = 0.35
+MAX_SIGMA = 10.0  # frames: past this, smoothing drags a face behind the head
+
+
+def check_sigma(sigma: float | None) -> None:
+    """FaceswapError unless sigma (frames) is None (the default) or within 0..MAX_SIGMA."""
+    check_range("landmark smoothing", sigma, 0, MAX_SIGMA, unit="frames")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -69,3 +70,16 @@ class DetectedFace:
     box: Box
     score: float
     landmarks: Landmarks
+
+
+class FaceFinder(Protocol):
+    """Finds faces with their landmarks in batches of frames (plugins.extract.pipeline.FaceFinder)."""
+
+    @property
+    def batch_size(self) -> int:
+        """Frames per call that suit the detector."""
+        ...
+
+    def find(self, frames: list[Frame]) -> list[list[DetectedFace]]:
+        """The faces of each frame."""
+        ...

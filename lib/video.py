@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
+import ffmpeg
 import numpy as np
 
 from lib.errors import FaceswapError
+from lib.image import SYNTHETIC_TEXT
 from lib.types import Frame
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
@@ -30,7 +33,7 @@ def find_ffmpeg() -> str:
     if system:
         return system
     try:
-        import imageio_ffmpeg  # noqa: PLC0415 (optional fallback, imported only when needed)
+        import imageio_ffmpeg  # an optional fallback: imported only when the system has no ffmpeg
 
         candidate = str(imageio_ffmpeg.get_ffmpeg_exe())
     except (ImportError, RuntimeError):
@@ -106,8 +109,6 @@ def probe_video(path: Path) -> VideoInfo:
 
 
 def _container_frame_count(path: Path) -> int:
-    import cv2  # noqa: PLC0415
-
     capture = cv2.VideoCapture(str(path))
     try:
         return max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))) if capture.isOpened() else 0
@@ -135,8 +136,6 @@ class VideoReader:
         return -(-self.info.frame_count // self.every_n)
 
     def __iter__(self) -> Iterator[tuple[int, Frame]]:
-        import ffmpeg  # noqa: PLC0415 (ffmpeg-python only builds the command line)
-
         stream = ffmpeg.input(str(self.path))
         if self.every_n > 1:
             stream = stream.filter("select", f"not(mod(n,{self.every_n}))")
@@ -172,8 +171,7 @@ class VideoReader:
 
 # --- writing ------------------------------------------------------------------------------------------------
 
-SYNTHETIC_COMMENT = "synthetic: made with faceswap"
-H264_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v")
+H264_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
 _NTSC_RATES = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001))
 
 
@@ -215,15 +213,15 @@ class VideoWriter:
 
     def __init__(self, path: Path, width: int, height: int, fps: float, *, crf: int = 18,
                  preset: str = "veryfast", audio: Path | None = None,
-                 comment: str | None = SYNTHETIC_COMMENT) -> None:
+                 comment: str | None = SYNTHETIC_TEXT) -> None:
         self.path = Path(path)
         self.width, self.height = width, height
         self.comment = comment
         self.written = 0
         self.gif = self.path.suffix.lower() == ".gif"
-        if not self.gif and self.path.suffix.lower() not in H264_EXTENSIONS:
+        if not self.gif and self.path.suffix.lower() not in H264_SUFFIXES:
             raise FaceswapError(f"cannot write {self.path.name}: a video output ends in "
-                                f"{', '.join(H264_EXTENSIONS)} (H.264) or .gif")
+                                f"{', '.join(H264_SUFFIXES)} (H.264) or .gif")
         self.padded = not self.gif and (width % 2 or height % 2)
         self.temp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
         rate = fps_fraction(fps)
@@ -307,6 +305,7 @@ def split_video(path: Path, folder: Path, image_format: str = "png") -> int:
     extract gives a video's frames); returns how many. Frames are written as decoded (no rate change)."""
     if image_format not in ("png", "jpg"):
         raise FaceswapError(f"frames are written as png or jpg, not {image_format}")
+    # ffmpeg numbers the files as lib.media.frame_name names a video's frames: <stem>_<index:06d>.
     pattern = folder / f"{Path(path).stem.replace('%', '%%')}_%06d.{image_format}"
     quality = ["-q:v", "2"] if image_format == "jpg" else []
     result = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),

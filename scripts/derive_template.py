@@ -1,6 +1,6 @@
 """Derive lib/align.py's mean-face TEMPLATE and PREDICTOR_BOX from real 68-point shapes.
 
-Run from the checkout: `python -m scripts.derive_template ../shared/data`. The shapes are dlib's ground truth
+Run from the checkout: `python -m scripts.derive_template tests/data`. The shapes are dlib's ground truth
 (landmarks/training_with_face_landmarks.xml) plus dlib's predictions on the other photos of the data folder
 (HOG detector, upsample 1, faces of 60 px or more). Their Procrustes mean, taken together with their mirror
 images, is made exactly symmetric and normalised: inner points (17-67) span [0, 1] in x, brows touch y = 0.
@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
+import dlib
 import numpy as np
 import numpy.typing as npt
 
-from lib.align import INNER, transform_points, umeyama
+from lib.align import INNER, MIRROR_68, transform_points, umeyama
 from lib.image import read_image
+from lib.types import Box
 from lib.weights import LANDMARKS_68, dlib_model
 
 Shape = npt.NDArray[np.float64]
@@ -28,28 +31,38 @@ GROUND_TRUTH = Path("landmarks") / "training_with_face_landmarks.xml"
 PREDICTED_FROM = ("stills/*/*.jpg", "peer/*.jpg", "chips/*/*.jpg")
 MIN_FACE = 60  # smaller faces give noisy predictions
 ITERATIONS = 10  # the mean settles in 3 or 4
-# Index of each point's mirror image in the iBUG 300-W order: jaw, brows, nose, eyes, mouth.
-MIRROR = [
-    *range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, 35, 34, 33, 32, 31,
-    45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,
-    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65,
-]
+
+
+@dataclass(frozen=True)
+class Annotated:
+    """One photo of a dlib training XML file: its (height, width) and its faces, each a box and 68 points."""
+
+    shape: tuple[int, int]
+    faces: list[tuple[Box, Shape]]
+
+
+def read_ground_truth(xml_path: Path) -> dict[str, Annotated]:
+    """The annotated photos of a dlib training XML file (imglab's format), by file name."""
+    photos = {}
+    for image in ET.parse(xml_path).getroot().iter("image"):
+        faces = []
+        for box in image.iter("box"):
+            top, left, width, height = (int(box.get(key, "0")) for key in ("top", "left", "width", "height"))
+            points = np.array([[float(part.get("x", "0")), float(part.get("y", "0"))] for part in box.iter("part")])
+            faces.append((Box(left, top, left + width, top + height), points))
+        photos[str(image.get("file"))] = Annotated((int(image.get("height", "0")), int(image.get("width", "0"))),
+                                                   faces)
+    return photos
 
 
 def ground_truth(xml_path: Path) -> list[tuple[Shape, Corners]]:
     """The annotated shapes and boxes of a dlib training XML file."""
-    samples = []
-    for box in ET.parse(xml_path).getroot().iter("box"):
-        top, left, width, height = (int(box.get(key, "0")) for key in ("top", "left", "width", "height"))
-        shape = np.array([[float(part.get("x", "0")), float(part.get("y", "0"))] for part in box.iter("part")])
-        samples.append((shape, np.array([left, top, left + width, top + height], np.float64)))
-    return samples
+    return [(points, np.array(box.as_list(), np.float64)) for photo in read_ground_truth(xml_path).values()
+            for box, points in photo.faces]
 
 
 def predicted(images: list[Path]) -> list[tuple[Shape, Corners]]:
     """dlib's shapes and HOG boxes for the faces of MIN_FACE px or more in these photos."""
-    import dlib  # noqa: PLC0415
-
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(dlib_model(LANDMARKS_68)))
     samples = []
@@ -66,13 +79,13 @@ def predicted(images: list[Path]) -> list[tuple[Shape, Corners]]:
 
 def mirrored(shape: Shape) -> Shape:
     """The shape of the mirror-image face, points renumbered so each keeps its meaning."""
-    return np.column_stack([-shape[MIRROR, 0], shape[MIRROR, 1]])
+    return np.column_stack([-shape[MIRROR_68, 0], shape[MIRROR_68, 1]])
 
 
 def symmetrised(mean: Shape) -> Shape:
     """The mean of a shape and its mirror image about the vertical through its inner points' centre."""
     centre = (mean[INNER, 0].min() + mean[INNER, 0].max()) / 2
-    return (mean + np.column_stack([2 * centre - mean[MIRROR, 0], mean[MIRROR, 1]])) / 2
+    return (mean + np.column_stack([2 * centre - mean[MIRROR_68, 0], mean[MIRROR_68, 1]])) / 2
 
 
 def normalised(mean: Shape) -> Shape:
@@ -120,10 +133,10 @@ def format_template(template: Shape, per_line: int = 5) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", type=Path, help="the shared test media folder (../shared/data)")
+    parser.add_argument("data", type=Path, help="the test media folder (tests/data)")
     args = parser.parse_args(argv)
     if not (args.data / GROUND_TRUTH).is_file():
-        print(f"error: {args.data / GROUND_TRUTH} not found: give the shared data folder", file=sys.stderr)
+        print(f"error: {args.data / GROUND_TRUTH} not found: give the test media folder (tests/data)", file=sys.stderr)
         return 1
     template, box, count = derive(args.data)
     print(f"# Procrustes mean of {count} real 68-point shapes and their mirror images.")

@@ -1,22 +1,18 @@
-"""Shared test fixtures. Tests use the real media in ../shared/data (see its README)."""
+"""Shared test helpers. Tests use the real media in tests/data (see its README)."""
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from scripts.derive_template import GROUND_TRUTH, Annotated, read_ground_truth
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "tests" / "data"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if not (DATA / "README.md").is_file():
-        raise pytest.UsageError(f"test media not found at {DATA}: clone beside the shared/ folder")
 
 
 def run_cli(*args: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -26,3 +22,21 @@ def run_cli(*args: str | Path, check: bool = False) -> subprocess.CompletedProce
     if check and result.returncode != 0:
         raise AssertionError(f"faceswap {' '.join(map(str, args))} failed:\n{result.stderr[-3000:]}")
     return result
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """The command failed (exit 1) with one `error: ...` line, the last it printed, naming each of words; no
+    traceback. Progress and log lines may come before it."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error")]
+    assert errors == [lines[-1]] and lines[-1].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[-1], lines[-1]
+
+
+@functools.cache
+def landmark_truth() -> dict[str, Annotated]:
+    """dlib's hand-checked example photos: 4 photos, 18 faces, each a box and 68 landmarks in frame pixels."""
+    return read_ground_truth(DATA / GROUND_TRUTH)

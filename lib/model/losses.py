@@ -5,37 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from lib.errors import FaceswapError
-
-TERMS = ("mae", "mse", "ssim", "edge")
-# Structure (SSIM) with an absolute-error anchor for colour, plus a light edge term for sharpness.
-DEFAULT_LOSS = "ssim:0.5+mae:0.5+edge:0.25"
-GAN_LOSSES = ("lsgan", "hinge")
 SSIM_SIZE, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03  # the values tf.image.ssim uses
-
-
-def parse_loss(spec: str) -> dict[str, float]:
-    """'ssim:0.5+mae:0.5' → {'ssim': 0.5, 'mae': 0.5}; a bare name weighs 1."""
-    terms: dict[str, float] = {}
-    for part in spec.replace(" ", "").split("+"):
-        name, _, weight = part.partition(":")
-        if name not in TERMS:
-            raise FaceswapError(f"--loss: unknown term '{name}' in '{spec}': use {', '.join(TERMS)} joined by +, "
-                                "each with an optional :weight (e.g. ssim:0.5+mae:0.5)")
-        try:
-            value = float(weight) if weight else 1.0
-        except ValueError:
-            raise FaceswapError(f"--loss: weight '{weight}' of '{name}' is not a number") from None
-        if not 0.0 < value <= 100.0 or name in terms:
-            raise FaceswapError(f"--loss: each term once, with a weight above 0 and at most 100: '{spec}'")
-        terms[name] = value
-    return terms
-
-
-def format_loss(terms: dict[str, float]) -> str:
-    """The inverse of parse_loss, in a fixed order."""
-    return "+".join(f"{name}:{terms[name]:g}" for name in TERMS if name in terms)
 
 
 def _gaussian(size: int = SSIM_SIZE, sigma: float = SSIM_SIGMA) -> np.ndarray:
@@ -49,8 +21,6 @@ def ssim_map(y_true: Any, y_pred: Any, padding: str = "REFLECT") -> Any:
 
     padding 'REFLECT' keeps H x W; 'VALID' gives tf.image.ssim's (H-10) x (W-10) map.
     """
-    import tensorflow as tf
-
     channels = int(y_true.shape[-1])
     stack = tf.concat([y_true, y_pred, y_true * y_true, y_pred * y_pred, y_true * y_pred], axis=-1)
     if padding == "REFLECT":
@@ -70,8 +40,6 @@ def ssim_map(y_true: Any, y_pred: Any, padding: str = "REFLECT") -> Any:
 
 def _gradients(image: Any) -> tuple[Any, Any]:
     """Horizontal and vertical differences, zero-padded at the far edge to keep H x W."""
-    import tensorflow as tf
-
     dx = tf.pad(image[:, :, 1:] - image[:, :, :-1], [[0, 0], [0, 0], [0, 1], [0, 0]])
     dy = tf.pad(image[:, 1:] - image[:, :-1], [[0, 0], [0, 1], [0, 0], [0, 0]])
     return dx, dy
@@ -79,8 +47,6 @@ def _gradients(image: Any) -> tuple[Any, Any]:
 
 def loss_map(y_true: Any, y_pred: Any, terms: dict[str, float]) -> Any:
     """The weighted sum of the chosen terms per pixel, averaged over channels: (B, H, W, 1)."""
-    import tensorflow as tf
-
     total = 0.0
     diff = y_pred - y_true
     for name, weight in terms.items():
@@ -105,24 +71,18 @@ def pixel_weights(weight: Any, mask: Any, background: float) -> Any:
 
 def reconstruction_loss(y_true: Any, y_pred: Any, weights: Any, terms: dict[str, float]) -> Any:
     """Weighted mean of the loss map, normalised by the weights: the scale stays that of the plain terms."""
-    import tensorflow as tf
-
     values = loss_map(y_true, y_pred, terms)
     return tf.reduce_sum(values * weights) / tf.maximum(tf.reduce_sum(weights), 1e-6)
 
 
 def mask_loss(mask_true: Any, mask_pred: Any) -> Any:
     """Binary cross-entropy of the mask head (B, H, W, 1) in (0, 1) against the face hull."""
-    import tensorflow as tf
-
     pred = tf.clip_by_value(mask_pred, 1e-6, 1.0 - 1e-6)
     return -tf.reduce_mean(mask_true * tf.math.log(pred) + (1.0 - mask_true) * tf.math.log(1.0 - pred))
 
 
 def discriminator_loss(real_logits: Any, fake_logits: Any, kind: str) -> Any:
     """PatchGAN discriminator loss: least squares (targets 1 and 0) or hinge."""
-    import tensorflow as tf
-
     if kind == "lsgan":
         return 0.5 * (tf.reduce_mean(tf.square(real_logits - 1.0)) + tf.reduce_mean(tf.square(fake_logits)))
     if kind == "hinge":
@@ -132,8 +92,6 @@ def discriminator_loss(real_logits: Any, fake_logits: Any, kind: str) -> Any:
 
 def generator_loss(fake_logits: Any, kind: str) -> Any:
     """Adversarial loss of the generator: make the discriminator call its faces real."""
-    import tensorflow as tf
-
     if kind == "lsgan":
         return tf.reduce_mean(tf.square(fake_logits - 1.0))
     if kind == "hinge":

@@ -5,8 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from lib.errors import FaceswapError
+from lib.training.checkpoint import load_models, read_state
 
 # a2a and b2b reconstruct a face as its own person (evaluate's reconstruction scores, previews).
 DIRECTIONS = {"a2b": "decoder_b", "b2a": "decoder_a", "a2a": "decoder_a", "b2b": "decoder_b"}
@@ -17,8 +19,6 @@ class Swapper:
     """The encoder and both decoders of a model folder, loaded with Keras safe_mode."""
 
     def __init__(self, model_dir: Path, batch_size: int = BATCH) -> None:
-        from lib.training.checkpoint import load_models, read_state
-
         state = read_state(Path(model_dir))
         if state is None:
             raise FaceswapError(f"{model_dir} holds no trained model: train one with `faceswap.py train -m "
@@ -37,8 +37,6 @@ class Swapper:
     def _function(self, decoder_name: str) -> Any:
         """A compiled encoder → decoder pass (traced once per batch shape)."""
         if decoder_name not in self._functions:
-            import tensorflow as tf
-
             encoder, decoder = self._encoder, self._decoders[decoder_name]
 
             def run(faces: Any) -> Any:

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import keras
 import numpy as np
 
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
+from lib.model import layers  # noqa: F401 (registers the custom layers the .keras files name)
 
 if TYPE_CHECKING:
     from lib.training.trainer import Trainer
@@ -288,10 +290,6 @@ def load_trainer_state(model_dir: Path, state: State, trainer: Trainer) -> None:
 
 def load_models(model_dir: Path, state: State, names: tuple[str, ...]) -> dict[str, Any]:
     """Load sub-models (e.g. 'encoder', 'decoder_b') from the current checkpoint with safe_mode=True."""
-    import keras
-
-    import lib.model.layers  # noqa: F401 (registers the custom layers the files name)
-
     folder = check_files(model_dir, state)
     models = {}
     for stem in names:

@@ -10,9 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from lib.align import resize_matrix, transform_points
 from lib.errors import FaceswapError
-from lib.facefile import meta_from_json
-from lib.image import UnreadableImage, decode_image, is_image_path, png_metadata
+from lib.facefile import face_paths, meta_from_json
+from lib.image import UnreadableImage, decode_image, png_metadata
 
 log = logging.getLogger("faceswap.train")
 
@@ -62,26 +63,16 @@ def _read_face(path: Path, size: int | None = None) -> _Read:
     if image.shape[0] != image.shape[1]:
         return _Read(path.name, problem="not square")
     meta = meta_from_json(png_metadata(data))
-    landmarks = None
-    if meta is not None:
-        # The image may have been resized after extract: the landmarks follow it.
-        landmarks = _scale_points(meta.landmarks_in_face, meta.size, image.shape[0])
     if size is not None and image.shape[0] != size:
-        landmarks = None if landmarks is None else _scale_points(landmarks, image.shape[0], size)
         image = _resize(image, size)
+    # The image may have been resized after extract: the landmarks follow it.
+    landmarks = None if meta is None else meta.landmarks_at(image.shape[0]).astype(np.float32)
     return _Read(path.name, image, landmarks)
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
     interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_CUBIC
     return np.asarray(cv2.resize(image, (size, size), interpolation=interpolation), np.uint8)
-
-
-def _scale_points(points: np.ndarray, old: int, new: int) -> np.ndarray:
-    """Points in pixels of an old x old image, in pixels of the same image resized to new x new."""
-    if old == new:
-        return np.asarray(points, np.float32)
-    return ((points + 0.5) * (new / old) - 0.5).astype(np.float32)  # cv2.resize keeps pixel centres
 
 
 def _read_all(paths: list[Path], size: int | None, max_bytes: int) -> list[_Read]:
@@ -115,16 +106,6 @@ def _choose_landmarks(good: list[_Read], folder: Path, skipped: Counter[str]) ->
     return [_Read(r.name, r.image) for r in good]
 
 
-def face_paths(folder: Path) -> list[Path]:
-    """The image files of a face folder, sorted; FaceswapError when it is missing or holds none."""
-    if not folder.is_dir():
-        raise FaceswapError(f"face folder {folder} does not exist: point -A/-B at a folder made by extract")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
-    if not paths:
-        raise FaceswapError(f"face folder {folder} has no face images: run extract into it first")
-    return paths
-
-
 def load_faces(folder: Path, size: int | None = None, max_bytes: int = MAX_CACHE_BYTES) -> FaceSet:
     """Read every face image in a folder into memory, resized to one size S (size, or the most common)."""
     folder = Path(folder)
@@ -154,5 +135,6 @@ def load_faces(folder: Path, size: int | None = None, max_bytes: int = MAX_CACHE
         side = read.image.shape[0]
         images[i] = read.image if side == target else _resize(read.image, target)
         if landmarks is not None and read.landmarks is not None:
-            landmarks[i] = read.landmarks if side == target else _scale_points(read.landmarks, side, target)
+            landmarks[i] = read.landmarks if side == target else transform_points(resize_matrix(side, target),
+                                                                                   read.landmarks)
     return FaceSet(images, landmarks, [r.name for r in good], dict(skipped))

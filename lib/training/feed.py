@@ -7,20 +7,16 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
-from lib.align import compose, coverage_matrix, invert, transform_points
-from lib.errors import FaceswapError
+from lib.align import MIRROR_68, compose, coverage_matrix, invert, resize_matrix, transform_points
+from lib.errors import check_range
+from lib.masks import hull_mask, region_weights
 from lib.training import augment
 from lib.training.faces import FaceSet
-from lib.training.masks import hull_mask, region_weights
-from lib.types import Matrix
-
-if TYPE_CHECKING:
-    import tensorflow as tf
 
 KEYS = ("warped", "target", "mask", "weight")
 
@@ -46,34 +42,13 @@ class FeedOptions:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        checks = [
-            (16 <= self.size <= 1024, f"model input size must be between 16 and 1024, not {self.size}"),
-            (0.25 <= self.coverage <= 1.0, f"--coverage must be between 0.25 and 1, not {self.coverage}"),
-            (1 <= self.batch_size <= 4096, f"--batch-size must be between 1 and 4096, not {self.batch_size}"),
-            (0 <= self.rotation <= 180, f"rotation must be between 0 and 180 degrees, not {self.rotation}"),
-            (0 <= self.zoom <= 0.5, f"zoom must be between 0 and 0.5, not {self.zoom}"),
-            (0 <= self.shift <= 0.5, f"shift must be between 0 and 0.5, not {self.shift}"),
-            (0 <= self.flip <= 1, f"flip probability must be between 0 and 1, not {self.flip}"),
-            (0 <= self.color_match <= 1, f"colour-match probability must be between 0 and 1, not "
-                                         f"{self.color_match}"),
-            (0 <= self.motion_blur <= 1, f"motion-blur probability must be between 0 and 1, not "
-                                         f"{self.motion_blur}"),
-            (1 <= self.eye_multiplier <= 100, f"eye multiplier must be between 1 and 100, not "
-                                              f"{self.eye_multiplier}"),
-            (1 <= self.mouth_multiplier <= 100, f"mouth multiplier must be between 1 and 100, not "
-                                                f"{self.mouth_multiplier}"),
-            (1 <= self.workers <= 64, f"feed workers must be between 1 and 64, not {self.workers}"),
-            (self.seed is None or self.seed >= 0, f"seed must be 0 or more, not {self.seed}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise FaceswapError(message)
-
-
-def _resize_matrix(old: int, new: int) -> Matrix:
-    """The matrix taking pixels of an old x old image to the same image resized to new x new (cv2.resize)."""
-    scale = new / old
-    return np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5]])
+        # The options train's command line gives (coverage, batch, probabilities, ...) are checked there, once
+        # (scripts/train/args.py); these are the feed's own.
+        check_range("model input size", self.size, 16, 1024, unit="pixels")
+        check_range("random rotation", self.rotation, 0, 180, unit="degrees")
+        check_range("random zoom", self.zoom, 0, 0.5)
+        check_range("random shift", self.shift, 0, 0.5)
+        check_range("flip probability", self.flip, 0, 1)
 
 
 def _to_float(images: np.ndarray) -> np.ndarray:
@@ -92,7 +67,7 @@ class _Side:
         if work < size:
             self.images = np.stack([cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA)
                                     for image in faces.images])
-            self.from_cache = invert(_resize_matrix(size, work))
+            self.from_cache = invert(resize_matrix(size, work))
         else:
             self.images = faces.images
             self.from_cache = np.eye(2, 3)
@@ -136,7 +111,7 @@ class _Side:
                 pair[0, j] = pair[1, j]
             if self.landmarks is not None:
                 points = transform_points(matrix, self.landmarks[i])
-                points = points[augment.MIRROR_68] if flipped else points
+                points = points[MIRROR_68] if flipped else points
                 mask[j, ..., 0] = hull_mask(points, n)
                 weight[j, ..., 0] = region_weights(points, n, opts.eye_multiplier, opts.mouth_multiplier)
         images = self._colour(rng, _to_float(pair), indices, other)
@@ -208,8 +183,6 @@ class Feed:
 
     def element_spec(self) -> dict[str, tf.TensorSpec]:
         """The static shapes and dtypes of a batch, as TensorSpecs."""
-        import tensorflow as tf
-
         count, n = self.options.batch_size, self.options.size
         return {f"{name}_{key}": tf.TensorSpec((count, n, n, 3 if name in ("warped", "target") else 1),
                                                tf.float32)
@@ -217,8 +190,6 @@ class Feed:
 
     def dataset(self) -> tf.data.Dataset:
         """The batches as an endless tf.data.Dataset of dicts of float32 tensors with static shapes."""
-        import tensorflow as tf
-
         dataset = tf.data.Dataset.from_generator(self.batches, output_signature=self.element_spec())
         return dataset.prefetch(tf.data.AUTOTUNE)
 

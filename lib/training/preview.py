@@ -1,6 +1,8 @@
 """The preview grid: one labelled row of faces per stage (A, A->A, A->B, ...), masks shown as a tint."""
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import cv2
 import numpy as np
 
@@ -58,3 +60,23 @@ def make_preview(rows: list[tuple[str, np.ndarray]], masks: dict[str, np.ndarray
         origin = (size // 8, top + (size + height) // 2)
         cv2.putText(grid, text, origin, FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
     return grid
+
+
+class _Reconstructs(Protocol):
+    def reconstruct(self, faces: Any, side: str, training: bool = False) -> tuple[Any, Any]: ...
+
+
+def preview_grid(trainer: _Reconstructs, faces: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows A, A→A, A→B, B, B→B, B→A of a trainer's reconstructions of fixed faces ('a', 'b': float32 BGR
+    [0, 1] (count, n, n, 3)); learned masks tint their rows. BGR uint8."""
+    rows: list[tuple[str, np.ndarray]] = []
+    masks: dict[str, np.ndarray] = {}
+    for side, other in (("a", "b"), ("b", "a")):
+        rows.append((side.upper(), faces[side]))
+        for target in (side, other):
+            label = f"{side.upper()}→{target.upper()}"
+            face, mask = trainer.reconstruct(faces[side], target)
+            rows.append((label, np.asarray(face, np.float32)))
+            if mask is not None:
+                masks[label] = np.asarray(mask, np.float32)
+    return make_preview(rows, masks or None)

@@ -1,2 +1,15 @@
 """Convert plugins: colour adjustment (color/), the mask that says which pixels are swapped (mask/) and
 where the frames go (writer/). Each kind's registry maps a CLI name to 'module:Class', imported when chosen."""
+from __future__ import annotations
+
+from lib.swap import FaceSwapper, SwapModel, SwapOptions
+from plugins.convert.color import REGISTRY as COLORS
+from plugins.convert.mask import REGISTRY as MASKS
+from plugins.registry import load_plugin
+
+
+def load_face_swapper(model: SwapModel, options: SwapOptions) -> FaceSwapper:
+    """lib.swap's FaceSwapper for this model with the mask and colour plugins the options name."""
+    mask = load_plugin(MASKS, "mask", options.mask_for(model))()
+    color = load_plugin(COLORS, "colour adjustment", options.color)()
+    return FaceSwapper(model, mask, color, options)

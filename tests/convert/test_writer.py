@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from lib.errors import FaceswapError
-from lib.image import SYNTHETIC_KEY, png_text, read_image
+from lib.image import SYNTHETIC_KEY, SYNTHETIC_TEXT, png_text, read_image
 from lib.video import VideoReader, add_gif_comment, find_ffmpeg, fps_fraction, probe_video, video_comment
-from plugins.convert.writer import REGISTRY, SYNTHETIC_TEXT, OutputFrame, WriterOptions
+from plugins.convert.writer import REGISTRY, OutputFrame, WriterOptions
 from plugins.registry import load_plugin
 from tests.conftest import DATA
 

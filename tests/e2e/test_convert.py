@@ -23,7 +23,7 @@ from lib.align import align_matrix, coverage_matrix
 from lib.alignments import Alignments, load_alignments
 from lib.image import SYNTHETIC_KEY, png_text, read_image
 from lib.video import VideoReader, VideoWriter, find_ffmpeg, probe_video, video_comment
-from tests.conftest import DATA, ROOT, run_cli
+from tests.conftest import DATA, ROOT, assert_one_line_error, run_cli
 
 VIDEO = DATA / "peer" / "test.mp4"  # 91 frames, 426x240, 5 fps: one man, a face in every frame
 FACES_B = DATA / "video" / "B_biden_kenburns.mp4"
@@ -33,14 +33,6 @@ TRAIN = ("--model", "lightweight", "--learn-mask", "--iterations", "4", "--batch
 SIZE = 256
 
 
-def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines and lines[-1].startswith("error: "), result.stderr
-    assert not [line for line in lines if line.startswith("error")][1:], result.stderr
-    for word in words:
-        assert word in lines[-1], lines[-1]
 
 
 @dataclass(frozen=True)
@@ -146,9 +138,13 @@ def frames_folder(setup: Setup) -> Path:
 
 
 def _convert(setup: Setup, source: Path, target: Path, **options: Any) -> Any:
-    from scripts.convert import Config, run
+    """scripts.convert.run.run in this process; options are Config's fields or SwapOptions'."""
+    from lib.swap import SwapOptions
+    from scripts.convert.args import Config
+    from scripts.convert.run import run
 
-    return run(Config(input=source, output=target, model_dir=setup.model, **options))
+    swap = {name: options.pop(name) for name in list(options) if name in SwapOptions.__dataclass_fields__}
+    return run(Config(input=source, output=target, model_dir=setup.model, swap=SwapOptions(**swap), **options))
 
 
 MODES = [
@@ -180,6 +176,37 @@ def test_every_mode_changes_only_the_face_region(mode: dict[str, Any], setup: Se
         assert diff[~crop].max() == 0, f"{mode}: {path.name} changed outside the face"
         assert diff[inner].mean() > 5, f"{mode}: {path.name} face unchanged"
         assert png_text(out_path.read_bytes()).get(SYNTHETIC_KEY.decode(), "").startswith("synthetic")
+
+
+def test_evaluate_swaps_each_face_exactly_as_convert(setup: Setup, frames_folder: Path, tmp_path: Path) -> None:
+    """evaluate measures what convert makes: for the same frames, faces and settings its swapped frames are
+    convert's output pixel for pixel (PNG is lossless), and every pixel convert changed lies inside the mask
+    evaluate measures seams along."""
+    from lib.evaluation.scores import swap_video
+    from lib.frames import frames_with_faces, open_lookup
+    from lib.media import FrameSource
+    from lib.model.swapper import load_swapper
+    from lib.swap import SwapOptions
+    from plugins.convert import load_face_swapper
+
+    options = {"color": "match-hist", "erosion": 3.0, "blur": 8.0, "sharpen": 0.5}
+    summary = _convert(setup, frames_folder, tmp_path / "out", **options)
+    assert summary.faces_swapped == 5
+    source = FrameSource(frames_folder)
+    frames = [(frame.image, frame.faces[0]) for frame in frames_with_faces(source, [], open_lookup(source, None),
+                                                                           None, 0.0)
+              if frame.image is not None and frame.faces]
+    swapper = load_face_swapper(load_swapper(setup.model), SwapOptions(**options))
+    names = sorted(path.name for path in frames_folder.glob("frame_*.png"))
+    results = [result for _, _, result in swap_video(swapper, frames)]
+    assert len(results) == len(names) == 5
+    for name, (frame, _), result in zip(names, frames, results):
+        assert result is not None
+        converted = read_image(tmp_path / "out" / name)
+        np.testing.assert_array_equal(result.image, converted, err_msg=name)
+        changed = np.any(converted != frame, axis=2)
+        assert changed.sum() > 500, name
+        assert (result.faces[0].frame_mask(frame.shape)[changed] > 0).all(), name
 
 
 def test_swap_model_uses_the_other_decoder(setup: Setup, frames_folder: Path, tmp_path: Path) -> None:
@@ -282,35 +309,37 @@ def test_interrupted_run_leaves_no_partial_video(signum: int, setup: Setup, tmp_
 # --- bad input -----------------------------------------------------------------------------------------------
 
 def test_missing_or_foreign_model(setup: Setup, tmp_path: Path) -> None:
-    _one_line_error(run_cli("convert", "-i", VIDEO, "-o", tmp_path / "o.mp4", "-m", tmp_path / "nope"),
-                    "model folder not found")
+    assert_one_line_error(run_cli("convert", "-i", VIDEO, "-o", tmp_path / "o.mp4", "-m", tmp_path / "nope"),
+                          "model folder not found")
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "model.keras").write_text("not a model")
-    _one_line_error(run_cli("convert", "-i", VIDEO, "-o", tmp_path / "o.mp4", "-m", foreign,
-                            "-p", setup.alignments_path))
+    assert_one_line_error(run_cli("convert", "-i", VIDEO, "-o", tmp_path / "o.mp4", "-m", foreign,
+                                  "-p", setup.alignments_path))
     assert not (tmp_path / "o.mp4").exists()
 
 
 def test_alignments_of_other_frames(setup: Setup, frames_folder: Path, tmp_path: Path) -> None:
-    _one_line_error(run_cli("convert", "-i", VIDEO, "-o", tmp_path / "o.mp4", "-m", setup.model,
-                            "-p", frames_folder / "alignments.json"), "lists none of the frames", "-p")
+    assert_one_line_error(run_cli("convert", "-i", VIDEO, "-o", tmp_path / "o.mp4", "-m", setup.model,
+                                  "-p", frames_folder / "alignments.json"),
+                          "lists none of the frames", "alignments file")
     small = tmp_path / "test.mp4"  # the same video at half size: names match, sizes do not
     subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(VIDEO), "-vf", "scale=212:120",
                     str(small)], check=True)
-    _one_line_error(run_cli("convert", "-i", small, "-o", tmp_path / "o.mp4", "-m", setup.model,
-                            "-p", setup.alignments_path), "426x240", "212x120")
+    assert_one_line_error(run_cli("convert", "-i", small, "-o", tmp_path / "o.mp4", "-m", setup.model,
+                                  "-p", setup.alignments_path), "426x240", "212x120")
     assert not (tmp_path / "o.mp4").exists()
 
 
 def test_existing_output_is_kept_unless_overwrite(setup: Setup, tmp_path: Path) -> None:
     target = tmp_path / "out.mp4"
     target.write_bytes(b"precious")
-    _one_line_error(run_cli("convert", "-i", VIDEO, "-o", target, "-m", setup.model), "--overwrite")
+    assert_one_line_error(run_cli("convert", "-i", VIDEO, "-o", target, "-m", setup.model), "--overwrite")
     assert target.read_bytes() == b"precious"
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "x.png").write_bytes(b"precious")
-    _one_line_error(run_cli("convert", "-i", VIDEO, "-o", tmp_path / "folder", "-m", setup.model), "--overwrite")
+    assert_one_line_error(run_cli("convert", "-i", VIDEO, "-o", tmp_path / "folder", "-m", setup.model),
+                          "--overwrite")
 
 
 def test_bad_frames_and_videos(setup: Setup, frames_folder: Path, tmp_path: Path) -> None:
@@ -318,18 +347,18 @@ def test_bad_frames_and_videos(setup: Setup, frames_folder: Path, tmp_path: Path
     mixed.mkdir()
     shutil.copy(frames_folder / "frame_000.png", mixed)
     shutil.copy(frames_folder / "dogs.png", mixed)
-    _one_line_error(run_cli("convert", "-i", mixed, "-o", tmp_path / "o.mp4", "-m", setup.model, "--fps", "5"),
-                    "different sizes")
-    _one_line_error(run_cli("convert", "-i", frames_folder, "-o", tmp_path / "o.mp4", "-m", setup.model),
-                    "--fps", "--reference-video")
+    assert_one_line_error(run_cli("convert", "-i", mixed, "-o", tmp_path / "o.mp4", "-m", setup.model,
+                                  "--fps", "5"), "different sizes")
+    assert_one_line_error(run_cli("convert", "-i", frames_folder, "-o", tmp_path / "o.mp4", "-m", setup.model),
+                          "--fps", "--reference-video")
     vfr = tmp_path / "vfr.mp4"  # every frame of the first 6 s, then every third: a variable frame rate
     subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(VIDEO), "-vf",
                     r"select='lt(n\,30)+not(mod(n\,3))'", "-fps_mode", "vfr", str(vfr)], check=True)
-    _one_line_error(run_cli("convert", "-i", vfr, "-o", tmp_path / "o.mp4", "-m", setup.model),
-                    "variable frame rate", "cfr")
+    assert_one_line_error(run_cli("convert", "-i", vfr, "-o", tmp_path / "o.mp4", "-m", setup.model),
+                          "variable frame rate", "cfr")
     sound_only = tmp_path / "sound.mp4"
     subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=1",
                     "-c:a", "aac", str(sound_only)], check=True)
-    _one_line_error(run_cli("convert", "-i", sound_only, "-o", tmp_path / "o.mp4", "-m", setup.model),
-                    "no readable video stream")
+    assert_one_line_error(run_cli("convert", "-i", sound_only, "-o", tmp_path / "o.mp4", "-m", setup.model),
+                          "no readable video stream")
     assert not (tmp_path / "o.mp4").exists()

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from lib.image import SYNTHETIC_KEY, png_text, read_image
-from tests.conftest import DATA, run_cli
+from tests.conftest import DATA, assert_one_line_error, run_cli
 from tests.model import extracted_faces
 
 # A few steps: a model folder that loads and swaps; what it has learned does not matter here.
@@ -17,13 +16,6 @@ TRAIN = ("--model", "lightweight", "--learn-mask", "--iterations", "2", "--batch
          "--preview-every", "0")
 
 
-def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines and lines[-1].startswith("error: "), result.stderr
-    for word in words:
-        assert word in lines[-1], lines[-1]
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +56,16 @@ def test_evaluate_writes_report_sheet_and_table(setup: tuple[Path, Path, Path]) 
 
 def test_bad_input_is_one_line(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
     model, faces_a, faces_b = setup
-    _one_line_error(run_cli("evaluate", "-m", tmp_path / "none", "-A", faces_a, "-B", faces_b),
-                    "model folder not found")
-    _one_line_error(run_cli("evaluate", "-m", model, "-A", tmp_path / "none", "-B", faces_b), "-A face folder")
+    assert_one_line_error(run_cli("evaluate", "-m", tmp_path / "none", "-A", faces_a, "-B", faces_b),
+                          "model folder not found")
+    assert_one_line_error(run_cli("evaluate", "-m", model, "-A", tmp_path / "none", "-B", faces_b),
+                          "-A face folder")
     (tmp_path / "empty").mkdir()
-    _one_line_error(run_cli("evaluate", "-m", tmp_path / "empty", "-A", faces_a, "-B", faces_b,
-                            "--max-faces", "2"), "holds no trained model")
+    assert_one_line_error(run_cli("evaluate", "-m", tmp_path / "empty", "-A", faces_a, "-B", faces_b,
+                                  "--max-faces", "2"), "holds no trained model")
     plain = tmp_path / "plain"
     plain.mkdir()
     shutil.copy(DATA / "stills" / "biden" / "biden.jpg", plain)
-    _one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", plain), "extract's landmarks")
-    _one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", faces_b, "--max-faces", "0"),
-                    "--max-faces")
+    assert_one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", plain), "extract's landmarks")
+    assert_one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", faces_b, "--max-faces", "0"),
+                          "--max-faces")

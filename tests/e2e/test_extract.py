@@ -23,7 +23,8 @@ from lib.image import png_metadata, read_image
 from lib.types import DetectedFace
 from lib.video import VideoReader
 from plugins.extract.pipeline import FaceFinder
-from scripts.extract import Config, Summary, run
+from scripts.extract.args import Config
+from scripts.extract.run import Summary, run
 from tests.conftest import DATA, run_cli
 
 RecordProperty = Callable[[str, object], None]
@@ -200,7 +201,7 @@ def portraits(photos_run: Extracted) -> list[FaceMeta]:
 
 def test_eyes_land_on_the_template_eyes(photos_run: Extracted, record_property: RecordProperty) -> None:
     target = eye_centres(template_points(SIZE))
-    offsets = np.array([np.linalg.norm(eye_centres(meta.landmarks_in_face) - target, axis=1)
+    offsets = np.array([np.linalg.norm(eye_centres(meta.landmarks_at(meta.size)) - target, axis=1)
                         for meta in portraits(photos_run)])
     record_property("eye_offset_px_max", round(float(offsets.max()), 2))
     # 256 px face, 69 px between the template's eyes; measured up to 6 px (a face's own proportions).
@@ -213,10 +214,10 @@ def test_rolled_head_comes_out_upright(photos_run: Extracted, record_property: R
     for meta, degrees in ((turned_left, 25), (turned_right, -25)):
         # The frame really shows the head rolled (counter-clockwise turns the eye line by minus degrees).
         assert abs(eye_angle(meta.face.landmarks) - (eye_angle(upright.face.landmarks) - degrees)) < 2.0
-        angle = eye_angle(meta.landmarks_in_face)
+        angle = eye_angle(meta.landmarks_at(meta.size))
         record_property(f"aligned_eye_angle_rolled{degrees}", round(angle, 2))
         assert abs(angle) < 4.0  # measured 2.5
-        assert abs(angle - eye_angle(upright.landmarks_in_face)) < 3.0  # as the unrolled photo comes out
+        assert abs(angle - eye_angle(upright.landmarks_at(upright.size))) < 3.0  # as the unrolled photo comes out
 
 
 @pytest.fixture(scope="module")

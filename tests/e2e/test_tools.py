@@ -2,25 +2,17 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lib.alignments import Alignments, load_alignments
-from tests.conftest import DATA, run_cli
+from tests.conftest import DATA, assert_one_line_error, run_cli
 
 VIDEO = DATA / "video" / "A_obama_kenburns.mp4"
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for word in words:
-        assert word in lines[0]
 
 
 def extracted(folder: Path, source: Path) -> tuple[Path, Alignments]:

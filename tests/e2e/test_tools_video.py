@@ -9,18 +9,11 @@ import pytest
 
 from lib.image import SYNTHETIC_KEY, encode_png, read_image
 from lib.video import VideoReader, find_ffmpeg, probe_video, video_comment
-from tests.conftest import DATA, run_cli
+from tests.conftest import DATA, assert_one_line_error, run_cli
 
 VIDEO = DATA / "peer" / "test.mp4"  # 91 frames, 426x240, 5 fps, no sound
 
 
-def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -90,20 +83,22 @@ def test_join_orders_unpadded_numbers_as_numbers(split: Path, tmp_path: Path) ->
 
 
 def test_bad_input_is_one_line(split: Path, tmp_path: Path) -> None:
-    _one_line_error(run_cli("tools", "video", "join", "-i", split, "-o", tmp_path / "x.mp4"), "--fps")
-    _one_line_error(run_cli("tools", "video", "split", "-i", VIDEO, "-o", split), "not empty", "--overwrite")
+    assert_one_line_error(run_cli("tools", "video", "join", "-i", split, "-o", tmp_path / "x.mp4"), "--fps")
+    assert_one_line_error(run_cli("tools", "video", "split", "-i", VIDEO, "-o", split), "not empty", "--overwrite")
     existing = tmp_path / "exists.mp4"
     existing.write_bytes(b"keep me")
-    _one_line_error(run_cli("tools", "video", "join", "-i", split, "-o", existing, "--fps", "5"), "--overwrite")
+    assert_one_line_error(run_cli("tools", "video", "join", "-i", split, "-o", existing, "--fps", "5"),
+                          "--overwrite")
     assert existing.read_bytes() == b"keep me"
     not_video = tmp_path / "notes.mp4"
     not_video.write_text("not a video")
-    _one_line_error(run_cli("tools", "video", "split", "-i", not_video, "-o", tmp_path / "f"), "no readable video")
+    assert_one_line_error(run_cli("tools", "video", "split", "-i", not_video, "-o", tmp_path / "f"),
+                          "no readable video")
     assert not (tmp_path / "f").exists()
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     (mixed / "a.png").write_bytes(sorted(split.iterdir())[0].read_bytes())
     (mixed / "b.jpg").write_bytes((DATA / "negative" / "dogs.jpg").read_bytes())
-    _one_line_error(run_cli("tools", "video", "join", "-i", mixed, "-o", tmp_path / "m.mp4", "--fps", "5"),
-                    "different sizes", "b.jpg")
+    assert_one_line_error(run_cli("tools", "video", "join", "-i", mixed, "-o", tmp_path / "m.mp4", "--fps", "5"),
+                          "different sizes", "b.jpg")
     assert not (tmp_path / "m.mp4").exists()

@@ -14,7 +14,7 @@ import pytest
 from lib.image import SYNTHETIC_KEY, png_text, read_image
 from lib.model.swapper import load_swapper
 from lib.training.checkpoint import read_state
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, assert_one_line_error, run_cli
 from tests.model import extracted_faces, still_faces
 
 SMALL = ("--model", "lightweight", "--batch-size", "2", "--seed", "1")
@@ -25,13 +25,6 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return extracted_faces(tmp_path_factory, "A"), extracted_faces(tmp_path_factory, "B")
 
 
-def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error")]
-    assert len(lines) == 1 and result.stderr.strip().endswith(lines[0]), result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def _state(model_dir: Path) -> dict:
@@ -71,25 +64,26 @@ def test_train_then_resume(faces: tuple[Path, Path], tmp_path: Path) -> None:
                           (("--coverage", "0.5"), "--coverage 0.5 contradicts"),
                           (("--gan",), "--gan contradicts"),
                           (("--loss", "mae"), "--loss mae:1 contradicts")):
-        _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, *option), words,
-                        "train a new model in another folder")
+        assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, *option), words,
+                              "train a new model in another folder")
     assert _state(model) == resumed
 
 
 def test_bad_input(faces: tuple[Path, Path], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     model = tmp_path / "model"
-    _one_line_error(run_cli("train", "-A", tmp_path / "nope", "-B", faces[1], "-m", model), "does not exist")
+    assert_one_line_error(run_cli("train", "-A", tmp_path / "nope", "-B", faces[1], "-m", model), "does not exist")
     (tmp_path / "empty").mkdir()
-    _one_line_error(run_cli("train", "-A", faces[0], "-B", tmp_path / "empty", "-m", model), "no face images")
-    _one_line_error(run_cli("train", "-A", still_faces(tmp_path_factory), "-B", faces[1], "-m", model),
-                    "at least 8")
-    _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--coverage", "2"),
-                    "--coverage must be between")
-    _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--loss", "l2"), "--loss")
+    assert_one_line_error(run_cli("train", "-A", faces[0], "-B", tmp_path / "empty", "-m", model),
+                          "no face images")
+    assert_one_line_error(run_cli("train", "-A", still_faces(tmp_path_factory), "-B", faces[1], "-m", model),
+                          "at least 8")
+    assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--coverage", "2"),
+                          "--coverage must be between")
+    assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--loss", "l2"), "--loss")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("not a model")
-    _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", tmp_path / "other"),
-                    "not a faceswap model folder")
+    assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", tmp_path / "other"),
+                          "not a faceswap model folder")
     assert not model.exists()
 
 
@@ -148,8 +142,8 @@ def test_distributed_on_two_logical_cpus_stops_on_sigterm(faces: tuple[Path, Pat
 
 
 def test_distributed_without_devices_is_an_error(faces: tuple[Path, Path], tmp_path: Path) -> None:
-    _one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", tmp_path / "model", *SMALL,
-                            "--distributed", "--iterations", "1"), "--distributed needs two or more GPUs")
+    assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", tmp_path / "model", *SMALL,
+                                  "--distributed", "--iterations", "1"), "--distributed", "two or more GPUs")
     assert read_state(tmp_path / "model") is None
 
 
@@ -157,11 +151,12 @@ def test_non_finite_loss_stops_without_saving(faces: tuple[Path, Path], tmp_path
     """Weights that went NaN make the loss NaN: train stops, says so, and leaves the last save alone.
     (In this process: scripts.train.run is what the CLI calls after parsing.)"""
     from lib.errors import FaceswapError
+    from lib.model.parts import ModelOptions
     from lib.training.checkpoint import ModelConfig, TrainingConfig, save_checkpoint
     from lib.training.trainer import LossOptions, Trainer
-    from plugins.train.model import ModelOptions
     from plugins.train.model.lightweight import Lightweight
-    from scripts.train import Config, run
+    from scripts.train.args import Config
+    from scripts.train.run import run
 
     trainer = Trainer(Lightweight(ModelOptions()).build(), LossOptions())
     trainer.build_optimizers()

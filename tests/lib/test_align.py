@@ -1,13 +1,12 @@
 """The template, the similarity transform and the warps of lib/align.py, on real landmarks."""
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import numpy as np
 import pytest
 
 from lib.align import (
     INNER,
+    MIRROR_68,
     PREDICTOR_BOX,
     TEMPLATE,
     align_matrix,
@@ -23,19 +22,13 @@ from lib.align import (
     warp_face,
 )
 from lib.image import read_image
-from tests.conftest import DATA
-
-MIRROR = [*range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, 35, 34, 33, 32, 31,
-          45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,
-          54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
+from tests.conftest import DATA, landmark_truth
 
 
 @pytest.fixture(scope="module")
 def real_shapes() -> list[np.ndarray]:
     """The 18 hand-checked 68-point shapes of dlib's example data, frame pixels."""
-    root = ET.parse(DATA / "landmarks" / "training_with_face_landmarks.xml").getroot()
-    return [np.array([[float(p.get("x", "0")), float(p.get("y", "0"))] for p in box.iter("part")])
-            for box in root.iter("box")]
+    return [points for photo in landmark_truth().values() for _, points in photo.faces]
 
 
 def similarity(scale: float, degrees: float, shift: tuple[float, float]) -> np.ndarray:
@@ -100,8 +93,8 @@ def test_template_is_normalised_and_symmetric() -> None:
     assert inner[:, 0].min() == pytest.approx(0.0, abs=1e-4)
     assert inner[:, 0].max() == pytest.approx(1.0, abs=1e-4)
     assert inner[:, 1].min() == pytest.approx(0.0, abs=1e-4)
-    np.testing.assert_allclose(TEMPLATE[MIRROR, 0], 1.0 - TEMPLATE[:, 0], atol=1e-4)
-    np.testing.assert_allclose(TEMPLATE[MIRROR, 1], TEMPLATE[:, 1], atol=1e-4)
+    np.testing.assert_allclose(TEMPLATE[MIRROR_68, 0], 1.0 - TEMPLATE[:, 0], atol=1e-4)
+    np.testing.assert_allclose(TEMPLATE[MIRROR_68, 1], TEMPLATE[:, 1], atol=1e-4)
 
 
 def test_template_matches_its_derivation() -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,16 @@ from lib.alignments import Alignments, FrameEntry, load_alignments
 from lib.errors import FaceswapError
 from lib.facefile import FaceMeta, meta_from_json
 from lib.types import Box, DetectedFace
-from tests.conftest import DATA
+from tests.conftest import DATA, landmark_truth
 
 
 @pytest.fixture(scope="module")
 def real_alignments() -> Alignments:
     """The ground-truth faces of dlib's example photos, as an alignments file would hold them."""
-    root = ET.parse(DATA / "landmarks" / "training_with_face_landmarks.xml").getroot()
     alignments = Alignments("landmarks", "images")
-    for image in root.iter("image"):
-        faces = []
-        for box in image.iter("box"):
-            top, left, width, height = (int(box.get(k, "0")) for k in ("top", "left", "width", "height"))
-            points = np.array([[float(p.get("x", "0")), float(p.get("y", "0"))] for p in box.iter("part")])
-            faces.append(DetectedFace(Box(left, top, left + width, top + height), 0.99, points + 0.25))
-        shape = (int(image.get("height", "0")), int(image.get("width", "0")))
-        alignments.frames[str(image.get("file"))] = FrameEntry(0, shape, faces)
+    for name, photo in landmark_truth().items():
+        faces = [DetectedFace(box, 0.99, points + 0.25) for box, points in photo.faces]
+        alignments.frames[name] = FrameEntry(0, photo.shape, faces)
     alignments.frames["dogs.jpg"] = FrameEntry(0, (916, 900), [])
     return alignments
 
@@ -146,7 +139,8 @@ def test_face_metadata_round_trip(real_alignments: Alignments) -> None:
         ("landmarks", "2008_001009.jpg", 0, 1, (480, 360), 256)
     assert _same_faces([back.face], [face])
     np.testing.assert_allclose(back.matrix, matrix)
-    np.testing.assert_allclose(back.landmarks_in_face, face.landmarks @ matrix[:, :2].T + matrix[:, 2], atol=0.02)
+    np.testing.assert_allclose(back.landmarks_at(back.size), face.landmarks @ matrix[:, :2].T + matrix[:, 2],
+                               atol=0.02)
 
 
 @pytest.mark.parametrize("change", [

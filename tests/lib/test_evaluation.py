@@ -1,65 +1,62 @@
-"""The evaluate pipeline (lib/evaluation.py) on real extracted faces, with stand-in models whose right answers
-are known: one returns its input, one returns the target person's own faces, one paints a seam."""
+"""lib/evaluation on real extracted faces and video frames, swapped in known ways whose right scores are known:
+left as they are (every error zero), given the other person's real face (the identity moves), pasted back 80
+levels brighter without feathering (a seam). The swaps are built with the same paste as convert's; a trained
+model is evaluated end to end in tests/e2e/test_evaluate.py."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lib.align import transform_points
+from lib.align import align_matrix, coverage_matrix, paste_face, transform_points
+from lib.blend import feather_mask
 from lib.errors import FaceswapError
-from lib.evaluation import (
-    PSNR_CAP,
-    EvalOptions,
-    FaceMeasurer,
-    HeldOutFaces,
-    evaluate_faces,
-    evaluate_video,
-    finite,
-    load_held_out,
-    pick_evenly,
-)
+from lib.evaluation.held_out import HeldOutFaces, load_held_out, pick_evenly
+from lib.evaluation.measure import FaceMeasurer
+from lib.evaluation.report import finite
+from lib.evaluation.scores import PSNR_CAP, RECONSTRUCTIONS, SWAPS, score_faces, score_video
 from lib.facefile import read_face_meta
+from lib.masks import hull_mask
 from lib.metrics import mirror_landmarks
 from lib.pose import head_pose
+from lib.swap import ALIGNED_SIZE, SwappedFace, SwappedFrame, crop_face
+from lib.types import Face, Frame, Landmarks
 from lib.video import VideoReader
+from plugins.extract.align import AlignOptions
+from plugins.extract.align.dlib68 import Dlib68Aligner
 from tests.model import extracted_faces, still_faces
 from tests.training import VIDEOS
 
 FACES = 10  # per side: enough for means, few enough to stay quick
+SIZE, COVERAGE = 128, 0.5  # 128 px at coverage 0.5 of a 256 px aligned face: the crop at scale 1
 
 
-class IdentityModel:
-    """A "model" that gives back what it is given. 128 px at coverage 0.5 of a 256 px face is the crop at
-    scale 1, so cropping and pasting back are exact and every error must be zero."""
-
-    input_size = 128
-    coverage = 0.5
-    has_mask = False
-
-    def swap(self, faces: np.ndarray, direction: str) -> tuple[np.ndarray, None]:
-        return np.array(faces), None
-
-
-class TargetModel(IdentityModel):
-    """A perfect identity swapper: for a2b it returns B's own faces (cropped as the model sees them)."""
-
-    def __init__(self, target: HeldOutFaces) -> None:
-        self.faces = np.stack([image[64:192, 64:192] for image in target.images])  # the coverage crop
-
-    def swap(self, faces: np.ndarray, direction: str) -> tuple[np.ndarray, None]:
-        if direction != "a2b":
-            return np.array(faces), None
-        return self.faces[np.arange(len(faces)) % len(self.faces)], None
+def swapped(image: Frame, landmarks: Landmarks, output: Callable[[Face], Face] | None, blur: float = 5.0
+            ) -> SwappedFrame:
+    """image with the model crop of the face at landmarks replaced by output(crop), pasted back with the
+    feathered hull mask (blur in % of the crop) as convert pastes; output None leaves the image as it is."""
+    matrix = coverage_matrix(align_matrix(landmarks, ALIGNED_SIZE), ALIGNED_SIZE, COVERAGE, SIZE)
+    crop = crop_face(image, matrix, SIZE)
+    face = crop if output is None else output(crop)
+    mask = feather_mask(hull_mask(transform_points(matrix, landmarks), SIZE), blur / 100 * SIZE)
+    pasted = image.copy() if output is None else paste_face(image, face, mask, matrix)
+    return SwappedFrame(pasted, [SwappedFace(crop, face, face, mask, matrix)])
 
 
-class BrightModel(IdentityModel):
-    """Returns its input 80 levels brighter: pasted without feathering, a seam shows all round the mask."""
+def swap_all(faces: dict[str, HeldOutFaces], output: dict[str, Callable[[Face], Face] | None]
+             ) -> dict[str, list[SwappedFrame]]:
+    """Every direction's faces swapped with that direction's output (a missing direction: unchanged)."""
+    sides = {**{direction: pair[0] for direction, pair in SWAPS.items()}, **RECONSTRUCTIONS}
+    return {direction: [swapped(image, points, output.get(direction))
+                        for image, points in zip(faces[side].images, faces[side].landmarks)]
+            for direction, side in sides.items()}
 
-    def swap(self, faces: np.ndarray, direction: str) -> tuple[np.ndarray, None]:
-        return np.clip(faces.astype(np.int16) + 80, 0, 255).astype(np.uint8), None
+
+def brighter(crop: Face) -> Face:
+    return np.clip(crop.astype(np.int16) + 80, 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +71,16 @@ def faces(folders: tuple[Path, Path]) -> tuple[HeldOutFaces, HeldOutFaces]:
 
 @pytest.fixture(scope="module")
 def measurer() -> FaceMeasurer:
-    return FaceMeasurer()
+    return FaceMeasurer(Dlib68Aligner(AlignOptions()))
 
 
 @pytest.fixture(scope="module")
 def identity_report(faces: tuple[HeldOutFaces, HeldOutFaces], measurer: FaceMeasurer) -> dict:
-    return evaluate_faces(IdentityModel(), *faces, EvalOptions(), measurer=measurer)[0]
+    unchanged = swap_all({"A": faces[0], "B": faces[1]}, {})
+    return score_faces(*faces, unchanged, measurer)[0]
 
 
-def test_identity_model_scores_retrieval_toward_the_source(identity_report: dict) -> None:
+def test_unchanged_faces_score_retrieval_toward_the_source(identity_report: dict) -> None:
     for direction in ("a2b", "b2a"):
         scores = identity_report[direction]
         assert (scores["faces"], scores["measured"], scores["landmarks_failed"]) == (FACES, FACES, 0)
@@ -92,7 +90,7 @@ def test_identity_model_scores_retrieval_toward_the_source(identity_report: dict
         assert identity["to_target"] > 0.6
 
 
-def test_identity_model_keeps_pose_and_expression_exactly(identity_report: dict) -> None:
+def test_unchanged_faces_keep_pose_and_expression_exactly(identity_report: dict) -> None:
     for direction in ("a2b", "b2a"):
         assert identity_report[direction]["pose_error_degrees"] == pytest.approx(
             {"yaw": 0, "pitch": 0, "roll": 0, "mean": 0}, abs=1e-3)
@@ -102,18 +100,27 @@ def test_identity_model_keeps_pose_and_expression_exactly(identity_report: dict)
         assert identity_report[direction] == {"faces": FACES, "ssim": pytest.approx(1.0), "psnr": PSNR_CAP}
 
 
-def test_a_model_that_gives_the_target_face_scores_full_retrieval(faces: tuple[HeldOutFaces, HeldOutFaces],
-                                                                  measurer: FaceMeasurer) -> None:
-    report, samples = evaluate_faces(TargetModel(faces[1]), *faces, EvalOptions(), measurer=measurer)
+def test_the_target_persons_real_face_scores_full_retrieval(faces: tuple[HeldOutFaces, HeldOutFaces],
+                                                            measurer: FaceMeasurer) -> None:
+    """A->B gives each A face the crop of a real B face (as a perfect model would): it reads as B."""
+    b_crops = [swapped(image, points, None).faces[0].crop for image, points in zip(faces[1].images,
+                                                                                    faces[1].landmarks)]
+    turn = iter(range(10**6))
+
+    def b_face(_crop: Face) -> Face:
+        return b_crops[next(turn) % len(b_crops)]
+
+    swaps = swap_all({"A": faces[0], "B": faces[1]}, {"a2b": b_face})
+    report, samples = score_faces(*faces, swaps, measurer)
     identity = report["a2b"]["identity"]
     assert report["a2b"]["measured"] >= FACES - 1
     assert identity["retrieval"] == 1.0
     assert identity["to_target"] < 0.6 < identity["to_source"]
-    assert report["b2a"]["identity"]["retrieval"] == 0.0  # b2a stays the identity
+    assert report["b2a"]["identity"]["retrieval"] == 0.0  # b2a left unchanged
     shown = samples["a2b"]
     assert 1 < len(shown) <= 8
-    assert not np.array_equal(shown[0]["swap"], shown[0]["source"])
-    assert shown[0]["mask"].shape == shown[0]["source"].shape[:2] and shown[0]["mask"].max() > 0.99
+    assert not np.array_equal(shown[0].swap, shown[0].source)
+    assert shown[0].mask.shape == shown[0].source.shape[:2] and shown[0].mask.max() > 0.99
 
 
 def test_reference_descriptors_separate_the_people(identity_report: dict, faces: tuple[HeldOutFaces, HeldOutFaces],
@@ -155,19 +162,21 @@ def test_yaw_of_a_mirrored_face_flips_sign(tmp_path_factory: pytest.TempPathFact
 
 def test_video_jitter_and_seams(faces: tuple[HeldOutFaces, HeldOutFaces], folders: tuple[Path, Path],
                                 measurer: FaceMeasurer) -> None:
-    """Frames of the A video with extract's landmarks: the identity model adds no jitter and no seam, a
+    """Frames of the A video with extract's landmarks: an unchanged face adds no jitter and no seam, a
     brightened face pasted without feathering shows one."""
     metas = {meta.frame_index: meta for path in sorted(folders[0].glob("*.png"))
              if (meta := read_face_meta(path)) is not None}
     frames = [(frame, metas[index].face.landmarks) for index, frame in VideoReader(VIDEOS["A"]) if index in metas]
     frames = frames[:8]
     frames.insert(4, (frames[4][0], None))  # a frame without a face breaks the run
-    same = evaluate_video(IdentityModel(), frames, EvalOptions(), measurer=measurer)
+    same = score_video([(frame, points, None if points is None else swapped(frame, points, None))
+                        for frame, points in frames], measurer)
     assert (same["frames"], same["faces"], same["landmarks_failed"]) == (9, 8, 0)
     assert same["jitter"]["source"] > 0
     assert same["jitter"]["ratio"] == pytest.approx(1.0, abs=0.15)
     assert abs(same["seam_gradient"]["jump"]) < 1.0
-    seam = evaluate_video(BrightModel(), frames, EvalOptions(color="none", blur=0), measurer=measurer)
+    seam = score_video([(frame, points, None if points is None else swapped(frame, points, brighter, blur=0))
+                        for frame, points in frames], measurer)
     assert seam["seam_gradient"]["jump"] > 5 + same["seam_gradient"]["jump"]
 
 

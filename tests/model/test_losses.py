@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from lib.errors import FaceswapError
-from lib.model import losses
+from lib import metrics
+from lib.model import loss_spec, losses
 from lib.training.faces import load_faces
 from lib.training.feed import Feed, FeedOptions
 from tests.model import extracted_faces
@@ -21,12 +22,12 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
 
 
 def test_parse_loss() -> None:
-    assert losses.parse_loss(losses.DEFAULT_LOSS) == {"ssim": 0.5, "mae": 0.5, "edge": 0.25}
-    assert losses.parse_loss("mse") == {"mse": 1.0}
-    assert losses.format_loss(losses.parse_loss("edge:0.2 + mae")) == "mae:1+edge:0.2"
+    assert loss_spec.parse_loss(loss_spec.DEFAULT_LOSS) == {"ssim": 0.5, "mae": 0.5, "edge": 0.25}
+    assert loss_spec.parse_loss("mse") == {"mse": 1.0}
+    assert loss_spec.format_loss(loss_spec.parse_loss("edge:0.2 + mae")) == "mae:1+edge:0.2"
     for bad in ("l1", "mae:x", "mae:0", "mae+mae", "ssim:-1", ""):
-        with pytest.raises(FaceswapError, match="--loss"):
-            losses.parse_loss(bad)
+        with pytest.raises(FaceswapError, match="loss"):
+            loss_spec.parse_loss(bad)
 
 
 def test_ssim_map_matches_tf_image_ssim(batch: dict[str, np.ndarray]) -> None:
@@ -40,7 +41,15 @@ def test_ssim_map_matches_tf_image_ssim(batch: dict[str, np.ndarray]) -> None:
     np.testing.assert_allclose(same, 1.0, atol=1e-4)
 
 
-@pytest.mark.parametrize("term", losses.TERMS)
+def test_reported_ssim_is_the_standard_gaussian_one(batch: dict[str, np.ndarray]) -> None:
+    """evaluate's SSIM (lib.metrics) is the one the loss uses and papers report: tf.image.ssim's."""
+    a, b = (np.round(batch[key] * 255).astype(np.uint8) for key in ("target_a", "target_b"))
+    reference = tf.image.ssim(tf.constant(a, tf.float32), tf.constant(b, tf.float32), max_val=255.0).numpy()
+    ours = [metrics.ssim(x, y) for x, y in zip(a, b)]
+    np.testing.assert_allclose(ours, reference, atol=1e-3)
+
+
+@pytest.mark.parametrize("term", loss_spec.TERMS)
 def test_each_term_is_zero_on_identical_faces_and_grows_with_noise(term: str,
                                                                    batch: dict[str, np.ndarray]) -> None:
     face = batch["target_a"]
@@ -82,7 +91,7 @@ def test_mask_loss(batch: dict[str, np.ndarray]) -> None:
     assert good < 0.02 and bad > 1.0
 
 
-@pytest.mark.parametrize("kind", losses.GAN_LOSSES)
+@pytest.mark.parametrize("kind", loss_spec.GAN_LOSSES)
 def test_gan_losses_reward_the_right_side(kind: str) -> None:
     right = float(losses.discriminator_loss(tf.fill((2, 8, 8, 1), 2.0), tf.fill((2, 8, 8, 1), -2.0), kind))
     wrong = float(losses.discriminator_loss(tf.fill((2, 8, 8, 1), -2.0), tf.fill((2, 8, 8, 1), 2.0), kind))

@@ -11,11 +11,12 @@ import tensorflow as tf
 
 from lib.errors import FaceswapError
 from lib.model.layers import PixelShuffle
+from lib.model.parts import ModelOptions, ModelParts
 from lib.training.faces import FaceSet, load_faces
 from lib.training.feed import Feed, FeedOptions
 from lib.training.trainer import LossOptions, Trainer
 from plugins.registry import load_plugin
-from plugins.train.model import REGISTRY, ModelOptions, ModelParts
+from plugins.train.model import REGISTRY
 from tests.model import extracted_faces
 
 # The best of the last 5 steps < 0.6 x the first step's loss (A + B). Steps are few and noisy (Adam with

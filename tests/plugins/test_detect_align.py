@@ -7,7 +7,6 @@ the inter-ocular distance (eye centres = means of points 36-41 and 42-47).
 from __future__ import annotations
 
 import copy
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from plugins.extract.detect import REGISTRY as DETECTORS
 from plugins.extract.detect import DetectOptions
 from plugins.extract.pipeline import FaceFinder
 from plugins.registry import load_plugin
-from tests.conftest import DATA
+from tests.conftest import DATA, landmark_truth
 
 RecordProperty = Callable[[str, object], None]
 
@@ -75,15 +74,7 @@ def score(found: dict[str, list[DetectedFace]], truth: GroundTruth) -> Score:
 
 @pytest.fixture(scope="module")
 def truth() -> GroundTruth:
-    root = ET.parse(LANDMARKS / "training_with_face_landmarks.xml").getroot()
-    found: GroundTruth = {}
-    for image in root.iter("image"):
-        faces = []
-        for box in image.iter("box"):
-            top, left, width, height = (int(box.get(k, "0")) for k in ("top", "left", "width", "height"))
-            points = np.array([[float(p.get("x", "0")), float(p.get("y", "0"))] for p in box.iter("part")])
-            faces.append((Box(left, top, left + width, top + height), points))
-        found[str(image.get("file"))] = faces
+    found: GroundTruth = {name: photo.faces for name, photo in landmark_truth().items()}
     assert sum(len(faces) for faces in found.values()) == 18
     return found
 

@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from lib.align import LEFT_EYE, MOUTH, RIGHT_EYE, TEMPLATE, template_points, transform_points
+from lib.align import LEFT_EYE, MIRROR_68, MOUTH, RIGHT_EYE, TEMPLATE, template_points, transform_points
+from lib.masks import hull_mask, hull_points, region_weights
 from lib.training import augment
 from lib.training.faces import FaceSet, load_faces
-from lib.training.masks import hull_mask, hull_points, region_weights
 from tests.training import extracted_faces
 
 
@@ -18,7 +18,7 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> FaceSet:
 
 
 def test_mirror_map_is_the_symmetry_of_the_face() -> None:
-    mirror = augment.MIRROR_68
+    mirror = MIRROR_68
     assert sorted(mirror) == list(range(68))
     np.testing.assert_array_equal(mirror[mirror], np.arange(68))
     mirrored = TEMPLATE * [-1, 1] + [1, 0]  # the template is exactly symmetric about x = 0.5
@@ -143,7 +143,7 @@ def test_drawn_masks_follow_a_flip() -> None:
     points = template_points(64)
     flipped = points * [-1, 1] + [63, 0]
     mask = hull_mask(points, 64)
-    assert (hull_mask(flipped[augment.MIRROR_68], 64) != cv2.flip(mask, 1)).mean() < 0.005  # pixel edges
-    weights = region_weights(flipped[augment.MIRROR_68], 64, 3, 2)
+    assert (hull_mask(flipped[MIRROR_68], 64) != cv2.flip(mask, 1)).mean() < 0.005  # pixel edges
+    weights = region_weights(flipped[MIRROR_68], 64, 3, 2)
     mirrored = cv2.flip(region_weights(points, 64, 3, 2), 1)
     assert (weights != mirrored).mean() < 0.01  # same regions up to the rounding of a pixel edge

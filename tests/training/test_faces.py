@@ -48,7 +48,7 @@ def test_extracted_faces_load_with_their_landmarks(faces_a: Path, caplog: pytest
     assert faces.skipped == {}
     meta = read_face_meta(files[3])
     assert meta is not None
-    np.testing.assert_allclose(faces.landmarks[3], meta.landmarks_in_face, atol=1e-3)
+    np.testing.assert_allclose(faces.landmarks[3], meta.landmarks_at(meta.size), atol=1e-3)
     # The inner face fills the middle half of an aligned face.
     inner = faces.landmarks[:, 17:]
     assert inner.min() > 256 * 0.2 and inner.max() < 256 * 0.8

@@ -1,8 +1,8 @@
 """The face hull from the landmarks: jaw and brows, raised a little toward the forehead (the same outline
-train uses for its masked loss, lib/training/masks.py)."""
+train uses for its masked loss, lib/masks.py)."""
 from __future__ import annotations
 
-from lib.training.masks import hull_mask
+from lib.masks import hull_mask
 from lib.types import Landmarks, Mask
 
 

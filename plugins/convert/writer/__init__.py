@@ -1,29 +1,48 @@
-"""Where converted frames go: `images` (a folder of PNG or JPEG files), `video` (H.264 through ffmpeg, with
-the source's sound) or `gif`. Every writer takes WriterOptions, gets frames in order through
-`write(OutputFrame)`, and finishes with `close()` (or `abort()`, which removes what is half written)."""
+"""Where converted frames go: `images` (a folder of PNG or JPEG files), `image` (one image file), `video`
+(H.264 through ffmpeg, with the source's sound) or `gif`. Every writer takes WriterOptions, gets frames in order
+through `write(OutputFrame)`, and finishes with `close()` (or `abort()`, which removes what is half written)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lib.errors import FaceswapError
+from lib.errors import FaceswapError, check_range
+from lib.video import H264_SUFFIXES
 
 if TYPE_CHECKING:
     from lib.types import Frame
 
 REGISTRY = {
     "images": "plugins.convert.writer.images:ImagesWriter",
+    "image": "plugins.convert.writer.images:ImageFileWriter",
     "video": "plugins.convert.writer.video:VideoFileWriter",
     "gif": "plugins.convert.writer.gif:GifWriter",
 }
-SYNTHETIC_TEXT = "synthetic: face swapped with faceswap"
+IMAGE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
+
+
+def writer_kind(output: Path) -> str:
+    """The writer an output name asks for: no suffix (or an existing folder) images, .gif, a video suffix, an
+    image suffix (one image file); any other suffix is a FaceswapError that lists the known ones."""
+    suffix = output.suffix.lower()
+    if not suffix or output.is_dir():
+        return "images"
+    if suffix == ".gif":
+        return "gif"
+    if suffix in H264_SUFFIXES:
+        return "video"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    known = " ".join([*H264_SUFFIXES, ".gif", *IMAGE_SUFFIXES])
+    raise FaceswapError(f"no writer makes {output.name}: give a folder for frames, or a file ending in {known}")
 
 
 @dataclass(frozen=True)
 class WriterOptions:
-    """output: a folder (images) or a file (video, gif). fps and audio (a file whose sound is carried over,
-    or None) are for video; image_format and jpg_quality for images."""
+    """output: a folder (images) or a file (image, video, gif). fps and audio (a file whose sound is carried
+    over, or None) are for video; image_format and jpg_quality for images."""
 
     output: Path
     fps: float = 25.0
@@ -34,14 +53,13 @@ class WriterOptions:
     jpg_quality: int = 95
 
     def __post_init__(self) -> None:
-        if not 0 <= self.crf <= 51:
-            raise FaceswapError(f"--crf must be between 0 (lossless) and 51, not {self.crf}")
-        if not 0 < self.fps <= 1000:
-            raise FaceswapError(f"--fps must be above 0 and at most 1000, not {self.fps}")
+        check_range("H.264 quality (crf)", self.crf, 0, 51)
+        check_range("frame rate", self.fps, 0, 1000, above=True, unit="fps")
+        check_range("JPEG quality", self.jpg_quality, 1, 100)
         if self.image_format not in ("png", "jpg"):
             raise FaceswapError(f"image format must be png or jpg, not {self.image_format}")
-        if not 1 <= self.jpg_quality <= 100:
-            raise FaceswapError(f"JPEG quality must be between 1 and 100, not {self.jpg_quality}")
+        if self.preset not in PRESETS:
+            raise FaceswapError(f"H.264 preset must be one of {', '.join(PRESETS)}, not {self.preset}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.errors import FaceswapError
+from lib.errors import check_range
 
 REGISTRY = {
     "dlib68": "plugins.extract.align.dlib68:Dlib68Aligner",
@@ -17,5 +17,4 @@ class AlignOptions:
     refeed: int = 1
 
     def __post_init__(self) -> None:
-        if not 1 <= self.refeed <= 32:
-            raise FaceswapError(f"--refeed must be between 1 and 32, not {self.refeed}")
+        check_range("landmark refeed count", self.refeed, 1, 32)

@@ -1,6 +1,7 @@
 """dlib's 68-point shape predictor (Kazemi and Sullivan 2014; iBUG 300-W points)."""
 from __future__ import annotations
 
+import dlib
 import numpy as np
 
 from lib.align import predictor_box
@@ -21,9 +22,6 @@ class Dlib68Aligner:
     """
 
     def __init__(self, options: AlignOptions) -> None:
-        import dlib  # noqa: PLC0415
-
-        self._dlib = dlib
         self.options = options
         self._predictor = dlib.shape_predictor(str(dlib_model(LANDMARKS_68)))
 
@@ -50,6 +48,6 @@ class Dlib68Aligner:
         return np.mean(runs, axis=0)
 
     def _predict(self, rgb: np.ndarray, box: Box) -> Landmarks:
-        rect = self._dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
+        rect = dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
         shape = self._predictor(rgb, rect)
         return np.array([[point.x, point.y] for point in shape.parts()], np.float64)

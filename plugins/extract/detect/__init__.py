@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.errors import FaceswapError
+from lib.errors import check_range
 
 REGISTRY = {
     "mtcnn": "plugins.extract.detect.mtcnn:MtcnnDetector",
@@ -23,12 +23,9 @@ class DetectOptions:
     upsample: int = 0  # dlib detectors: times to double the image first (finds smaller faces, slower)
 
     def __post_init__(self) -> None:
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise FaceswapError(f"detector threshold must be between 0 and 1, not {self.threshold}")
-        if not 8 <= self.min_size <= 4096:
-            raise FaceswapError(f"minimum face size must be between 8 and 4096 pixels, not {self.min_size}")
-        if not 0 <= self.upsample <= 3:
-            raise FaceswapError(f"upsample must be between 0 and 3, not {self.upsample}")
+        check_range("detector threshold", self.threshold, 0, 1)
+        check_range("smallest face the detector looks for", self.min_size, 8, 4096, unit="pixels")
+        check_range("detector upsampling", self.upsample, 0, 3)
 
 
 def default_if_none(value: float | None, default: float) -> float:

@@ -1,6 +1,7 @@
 """dlib's CNN (MMOD) face detector: finds turned faces HOG misses; slow on CPU, fast with CUDA dlib."""
 from __future__ import annotations
 
+import dlib
 import numpy as np
 
 from lib.types import Box, Detection, Frame
@@ -14,8 +15,6 @@ class DlibCnnDetector:
     batch_size = 1
 
     def __init__(self, options: DetectOptions) -> None:
-        import dlib  # noqa: PLC0415
-
         self.options = options
         self._detector = dlib.cnn_face_detection_model_v1(str(dlib_model(MMOD_DETECTOR)))
         # MMOD confidences run from about -1 to 1.5: threshold 0.5 is dlib's own cut-off of 0.

@@ -1,6 +1,7 @@
 """dlib's HOG + linear SVM frontal face detector: fast on CPU, frontal faces only."""
 from __future__ import annotations
 
+import dlib
 import numpy as np
 
 from lib.types import Box, Detection, Frame
@@ -13,8 +14,6 @@ class DlibHogDetector:
     batch_size = 1
 
     def __init__(self, options: DetectOptions) -> None:
-        import dlib  # noqa: PLC0415
-
         self.options = options
         self._detector = dlib.get_frontal_face_detector()
         # HOG scores are SVM margins (about -0.5 to 3): threshold 0.5 is dlib's own cut-off of 0.

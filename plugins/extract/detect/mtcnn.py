@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
+from mtcnn import MTCNN
 
 from lib.types import Box, Detection, Frame
 from plugins.extract.detect import DetectOptions, default_if_none
@@ -16,9 +18,6 @@ class MtcnnDetector:
     default_threshold = 0.8
 
     def __init__(self, options: DetectOptions) -> None:
-        import tensorflow as tf  # noqa: PLC0415 (heavy: only when this detector is chosen)
-        from mtcnn import MTCNN  # noqa: PLC0415
-
         self.options = options
         self._threshold = default_if_none(options.threshold, self.default_threshold)
         device = "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"

@@ -1,10 +1,6 @@
-"""Model plugins: a shared encoder and two decoders, described as Keras models; training lives elsewhere."""
+"""Model plugins: a shared encoder and two decoders, described as Keras models (lib.model.parts); training
+lives in lib/training."""
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
-
-from lib.errors import FaceswapError
 
 REGISTRY = {
     "original": "plugins.train.model.original:Original",
@@ -16,37 +12,3 @@ SUMMARIES = {
     "lightweight": "a small 64 px model that learns something useful on a CPU in an hour",
     "residual": "high quality: residual blocks and group normalisation, 128 px (--size 64-256)",
 }
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """size: model input n in pixels (None: the model's default). learn_mask: add a mask head."""
-
-    size: int | None = None
-    learn_mask: bool = False
-
-
-@dataclass(frozen=True)
-class ModelParts:
-    """What a plugin builds. Every model takes and returns BGR float32 faces in [0, 1] (n, n, 3).
-
-    encoder: faces → latent. decoder_a/decoder_b: latent → [face] or [face, mask (n, n, 1) in [0, 1]].
-    """
-
-    encoder: Any
-    decoder_a: Any
-    decoder_b: Any
-    input_size: int
-    value_range: tuple[float, float] = (0.0, 1.0)
-
-
-def check_size(name: str, size: int | None, default: int, low: int, high: int, *, step: int = 16) -> int:
-    """The model input size to use: the default when None, else size if it is allowed."""
-    if size is None:
-        return default
-    if low == high and size != low:
-        raise FaceswapError(f"model '{name}' takes {low} px faces only: leave out --size or use --size {low}")
-    if not low <= size <= high or size % step:
-        raise FaceswapError(f"--size for model '{name}' must be a multiple of {step} from {low} to {high}, "
-                            f"not {size}")
-    return size

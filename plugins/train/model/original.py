@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 
 from lib.model.blocks import conv_block, output_heads, upscale_block
-from plugins.train.model import ModelOptions, ModelParts, check_size
+from lib.model.parts import ModelOptions, ModelParts, check_size
 
 
 class Original:

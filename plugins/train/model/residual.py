@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 
 from lib.model.blocks import conv_block, output_heads, residual_block, upscale_block
-from plugins.train.model import ModelOptions, ModelParts, check_size
+from lib.model.parts import ModelOptions, ModelParts, check_size
 
 ENCODER_FILTERS = (64, 128, 256, 512, 512)  # five stride-2 steps: n → n/32
 DECODER_FILTERS = (384, 256, 128, 64)  # four upscales: n/16 → n

@@ -1,0 +1,57 @@
+"""The evaluation report: report.json's schema, numbers made JSON-safe, and the rows of the metric table."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+SCHEMA = "faceswap-evaluation"
+VERSION = 1
+
+
+def finite(value: Any) -> Any:
+    """A report with NaN and infinity turned into None (JSON has neither), numbers rounded to 4 places."""
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), 4) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(metric, A->B value, B->A value) rows for the console table and the sheet."""
+    a2b, b2a = report["a2b"], report["b2a"]
+    rows = [("faces measured (landmarks lost)", f"{a2b['measured']} ({a2b['landmarks_failed']})",
+             f"{b2a['measured']} ({b2a['landmarks_failed']})")]
+    for label, key in (("identity: distance to target (lower)", "to_target"),
+                       ("identity: distance to source (higher)", "to_source"),
+                       ("identity: retrieval as target (higher)", "retrieval")):
+        rows.append((label, _number(a2b["identity"][key]), _number(b2a["identity"][key])))
+    for angle in ("yaw", "pitch", "roll"):
+        rows.append((f"pose kept: {angle} error, degrees (lower)", _number(a2b["pose_error_degrees"][angle], 1),
+                     _number(b2a["pose_error_degrees"][angle], 1)))
+    for part in ("face", "eyes", "mouth"):
+        rows.append((f"expression kept: {part} NME (lower)", _number(a2b["expression_nme"][part]),
+                     _number(b2a["expression_nme"][part])))
+    rows.append(("reconstruction A->A / B->B: SSIM (higher)", _number(report["a2a"]["ssim"]),
+                 _number(report["b2b"]["ssim"])))
+    rows.append(("reconstruction A->A / B->B: PSNR dB (higher)", _number(report["a2a"]["psnr"], 1),
+                 _number(report["b2b"]["psnr"], 1)))
+    video = report.get("video")
+    if video:
+        column = (lambda text: (text, "")) if video["direction"] == "a2b" else (lambda text: ("", text))
+        rows.append(("video: landmark jitter, swap / source (near 1)",
+                     *column(f"{_number(video['jitter']['swap'])} / {_number(video['jitter']['source'])}")))
+        rows.append(("video: seam gradient jump (near 0)", *column(_number(video["seam_gradient"]["jump"], 2))))
+    return rows

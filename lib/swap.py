@@ -1,0 +1,183 @@
+"""The swap itself, in one place for convert, evaluate and the benchmarks: crop each face as train saw it, run
+the model, make the mask, match the colour, sharpen, and blend the face back into its frame.
+
+The mask and colour steps are objects handed in by the caller (plugins/convert builds them from their names):
+    mask.make(landmarks, size, learned) -> Mask, mask.needs_learned: bool
+    color.adjust(face, reference, mask) -> Face
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from lib.align import align_matrix, compose, coverage_matrix, paste_face, transform_points, warp_face
+from lib.blend import BLENDS, erode_mask, feather_mask, sharpen
+from lib.errors import FaceswapError, check_range
+from lib.types import Face, Frame, Landmarks, Mask, Matrix
+
+ALIGNED_SIZE = 256  # the aligned-face size the coverage crop is defined on (the contract with train)
+
+
+class SwapModel(Protocol):
+    """What the swap needs of a model (lib.model.swapper.Swapper is one)."""
+
+    input_size: int
+    coverage: float
+    has_mask: bool
+
+    def swap(self, faces: np.ndarray, direction: str) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
+class MaskMaker(Protocol):
+    needs_learned: bool
+
+    def make(self, landmarks: Landmarks, size: int, learned: Mask | None) -> Mask: ...
+
+
+class ColorAdjuster(Protocol):
+    def adjust(self, face: Face, reference: Face, mask: Mask) -> Face: ...
+
+
+@dataclass(frozen=True)
+class SwapOptions:
+    """How a swapped face goes back into its frame. mask, color: plugin names (mask 'auto': the learned mask
+    when the model has one, else the hull); blend: a name of lib.blend.BLENDS. erosion and blur are shares (%)
+    of the model's crop: erosion > 0 shrinks the mask, < 0 grows it; blur feathers its edge. sharpen: the
+    unsharp-mask amount. batch_size: faces per model call."""
+
+    mask: str = "auto"
+    color: str = "avg-color"
+    blend: str = "gaussian"
+    erosion: float = 0.0
+    blur: float = 5.0
+    sharpen: float = 0.0
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        check_range("mask erosion", self.erosion, -50, 50, unit="% of the face crop")
+        check_range("mask blur", self.blur, 0, 50, unit="% of the face crop")
+        check_range("sharpen amount", self.sharpen, 0, 3)
+        check_range("faces per model call", self.batch_size, 1, 256)
+
+    def mask_for(self, model: SwapModel) -> str:
+        """The mask plugin's name once 'auto' is resolved for this model."""
+        if self.mask != "auto":
+            return self.mask
+        return "learned" if model.has_mask else "hull"
+
+
+@dataclass(frozen=True, eq=False)
+class SwappedFace:
+    """One face as it was swapped. crop: the model's input, output: its raw output, face: what was pasted
+    (colour-matched, sharpened); all BGR uint8 (n, n, 3). mask: float32 (n, n) in [0, 1], feathered, as
+    pasted. matrix: frame pixels -> crop pixels."""
+
+    crop: Face
+    output: Face
+    face: Face
+    mask: Mask
+    matrix: Matrix
+
+    def frame_mask(self, shape: tuple[int, ...]) -> Mask:
+        """The pasted mask in the pixels of a frame of this (height, width, ...) shape: float32 in [0, 1]."""
+        height, width = shape[:2]
+        warped = cv2.warpAffine(self.mask, self.matrix, (width, height),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=0.0)
+        return np.asarray(warped, np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class SwappedFrame:
+    """A frame with its faces swapped (a new array; the input frame is left as it was), and each face."""
+
+    image: Frame
+    faces: list[SwappedFace] = field(default_factory=list)
+
+
+def crop_face(frame: Frame, matrix: Matrix, size: int) -> Face:
+    """The model's input crop of a face: warped like extract, and when the face is 2x or more larger than
+    the crop, warped at a whole multiple first and shrunk with INTER_AREA, free of aliasing like the crops
+    train saw (lib/training/feed.py shrinks its faces the same way). BGR uint8 (size, size, 3)."""
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    factor = min(8, int(1 / scale)) if scale > 0 else 1
+    if factor < 2:
+        return warp_face(frame, matrix, size)
+    # Output pixel j averages big pixels f*j .. f*j + f - 1, whose centre is f*j + (f - 1) / 2.
+    upscale = np.array([[factor, 0.0, (factor - 1) / 2], [0.0, factor, (factor - 1) / 2]])
+    big = warp_face(frame, compose(upscale, matrix), size * factor)
+    return np.asarray(cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA), np.uint8)
+
+
+class FaceSwapper:
+    """Crops every face of a group of frames, swaps them in as few model calls as possible, and pastes them
+    back. The model is called on batches of exactly options.batch_size faces (the last padded with black), so
+    a compiled model is traced once, not once per group size."""
+
+    def __init__(self, model: SwapModel, mask: MaskMaker, color: ColorAdjuster, options: SwapOptions) -> None:
+        if options.blend not in BLENDS:
+            raise FaceswapError(f"unknown blend '{options.blend}': choose one of {', '.join(BLENDS)}")
+        if mask.needs_learned and not model.has_mask:
+            raise FaceswapError("the learned mask needs a model trained with a mask head: use the hull mask")
+        self.model = model
+        self.mask = mask
+        self.color = color
+        self.options = options
+        self.blend = BLENDS[options.blend]
+        self.size = int(model.input_size)
+        self.coverage = float(model.coverage)
+        self.erosion = options.erosion / 100 * self.size
+        self.blur = options.blur / 100 * self.size
+        self.timings = {"crop": 0.0, "model": 0.0, "paste": 0.0}
+
+    def matrix(self, landmarks: Landmarks) -> Matrix:
+        """Frame pixels -> pixels of the model's input crop (the same crop train sees)."""
+        return coverage_matrix(align_matrix(landmarks, ALIGNED_SIZE), ALIGNED_SIZE, self.coverage, self.size)
+
+    def _run_model(self, crops: np.ndarray, direction: str) -> tuple[np.ndarray, np.ndarray | None]:
+        size = self.options.batch_size
+        faces, masks = [], []
+        for start in range(0, len(crops), size):
+            batch = crops[start:start + size]
+            count = len(batch)
+            if count < size:
+                batch = np.concatenate([batch, np.zeros((size - count, *batch.shape[1:]), np.uint8)])
+            swapped, learned = self.model.swap(batch, direction)
+            faces.append(np.asarray(swapped[:count], np.uint8))
+            if learned is not None:
+                masks.append(np.asarray(learned[:count], np.float32))
+        return np.concatenate(faces), np.concatenate(masks) if masks else None
+
+    def swap_frames(self, frames: Sequence[Frame], faces: Sequence[Sequence[Landmarks]],
+                    direction: str = "a2b") -> list[SwappedFrame]:
+        """Swap every face (68 landmarks in frame pixels) of every frame; faces of one frame are pasted in
+        order, each over the frame as swapped so far. direction: 'a2b', 'b2a', 'a2a' or 'b2b'."""
+        start = time.perf_counter()
+        jobs = [(index, landmarks, self.matrix(landmarks)) for index, found in enumerate(faces)
+                for landmarks in found]
+        images = list(frames)
+        results: list[list[SwappedFace]] = [[] for _ in images]
+        if not jobs:
+            return [SwappedFrame(image) for image in images]
+        crops = np.stack([crop_face(images[index], matrix, self.size) for index, _, matrix in jobs])
+        after_crop = time.perf_counter()
+        outputs, learned = self._run_model(crops, direction)
+        after_model = time.perf_counter()
+        for job, (index, landmarks, matrix) in enumerate(jobs):
+            mask = self.mask.make(transform_points(matrix, landmarks), self.size,
+                                  None if learned is None else learned[job])
+            mask = erode_mask(mask, self.erosion)
+            face = self.color.adjust(outputs[job], crops[job], mask)
+            face = sharpen(face, self.options.sharpen)
+            pasted = feather_mask(mask, self.blur)
+            images[index] = paste_face(images[index], face, pasted, matrix, self.blend)
+            results[index].append(SwappedFace(crops[job], outputs[job], face, pasted, matrix))
+        self.timings["crop"] += after_crop - start
+        self.timings["model"] += after_model - after_crop
+        self.timings["paste"] += time.perf_counter() - after_model
+        return [SwappedFrame(image, found) for image, found in zip(images, results)]

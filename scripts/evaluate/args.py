@@ -1,0 +1,62 @@
+"""evaluate's command line and its Config."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lib.errors import check_range
+from lib.smoothing import check_sigma
+from lib.swap import SwapOptions
+from scripts.options import DEFAULT_DETECTOR, add_detector_argument, add_swap_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model-dir", type=Path, required=True, help="the model folder from train")
+    parser.add_argument("-A", "--input-a", type=Path, required=True,
+                        help="faces of person A from extract, held out of training")
+    parser.add_argument("-B", "--input-b", type=Path, required=True,
+                        help="faces of person B from extract, held out of training")
+    parser.add_argument("-i", "--input", type=Path, default=None,
+                        help="also swap this video or folder of frames of A (B with --swap-model) and measure "
+                             "jitter and seams")
+    parser.add_argument("-p", "--alignments", type=Path, default=None,
+                        help="alignments file of -i (default: where extract put it; without one, faces are "
+                             "found on the fly)")
+    parser.add_argument("-o", "--output-dir", type=Path, default=None,
+                        help="folder for report.json and sheet.png (default: MODEL_DIR/evaluation; both are "
+                             "replaced)")
+    add_detector_argument(parser, "for the faces of -i when there is no alignments file")
+    parser.add_argument("--swap-model", action="store_true", help="-i shows B: swap it B to A")
+    parser.add_argument("--max-faces", type=int, default=200,
+                        help="faces per side, evenly spaced over each folder (default: 200)")
+    parser.add_argument("--max-frames", type=int, default=None, help="the first N frames of -i (default: all)")
+    parser.add_argument("--smooth", type=float, default=None,
+                        help="temporal smoothing of -i's landmarks in frames, as convert (default: 1 for a "
+                             "video, off for frames)")
+    add_swap_arguments(parser)
+
+
+@dataclass(frozen=True)
+class Config:
+    model_dir: Path
+    input_a: Path
+    input_b: Path
+    input: Path | None = None
+    alignments: Path | None = None
+    output_dir: Path | None = None
+    detector: str = DEFAULT_DETECTOR
+    swap_model: bool = False
+    max_faces: int = 200
+    max_frames: int | None = None
+    smooth: float | None = None
+    swap: SwapOptions = field(default_factory=SwapOptions)
+
+    def __post_init__(self) -> None:
+        check_range("--max-faces", self.max_faces, 1, 100_000)
+        check_range("--max-frames (jitter needs two frames)", self.max_frames, 2, 10**9)
+        check_sigma(self.smooth)
+
+    @property
+    def report_dir(self) -> Path:
+        return self.output_dir if self.output_dir is not None else self.model_dir / "evaluation"

@@ -1,0 +1,72 @@
+"""Command-line options that several commands share, declared once: how a swapped face is pasted back
+(convert, evaluate), the face detector and the same-person threshold (extract, convert, evaluate), the video
+output settings (convert, tools video join). Choices come from the plugin registries."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lib.blend import BLENDS
+from lib.identity import SAME_PERSON
+from lib.swap import SwapOptions
+from plugins.convert.color import REGISTRY as COLORS
+from plugins.convert.mask import REGISTRY as MASKS
+from plugins.convert.writer import PRESETS, WriterOptions
+from plugins.extract.detect import REGISTRY as DETECTORS
+
+DEFAULT_DETECTOR = "mtcnn"
+
+
+def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mask, --erosion, --blur, --color, --blend, --sharpen, --batch-size: the fields of lib.swap.SwapOptions."""
+    default = SwapOptions()
+    group = parser.add_argument_group("how swapped faces go back into the frame")
+    group.add_argument("--mask", default=default.mask, choices=["auto", *MASKS],
+                       help="which pixels are swapped: the model's learned mask, the landmark hull or the whole "
+                            "crop (default auto: learned when the model has one, else hull)")
+    group.add_argument("--erosion", type=float, default=default.erosion,
+                       help=f"shrink (>0) or grow (<0) the mask by this %% of the face crop (default: "
+                            f"{default.erosion:g})")
+    group.add_argument("--blur", type=float, default=default.blur,
+                       help=f"feather the mask's edge over this %% of the face crop (default: {default.blur:g})")
+    group.add_argument("--color", default=default.color, choices=list(COLORS),
+                       help=f"colour adjustment toward the original face (default: {default.color})")
+    group.add_argument("--blend", default=default.blend, choices=list(BLENDS),
+                       help="gaussian: feathered alpha (default); poisson: OpenCV seamless cloning")
+    group.add_argument("--sharpen", type=float, default=default.sharpen,
+                       help="unsharp-mask amount, 0-3 (default: 0, off)")
+    group.add_argument("--batch-size", type=int, default=default.batch_size,
+                       help=f"faces per model call (default: {default.batch_size})")
+
+
+def add_detector_argument(parser: argparse.ArgumentParser, use: str) -> None:
+    """-D/--detector, for `use` (what the faces are found for)."""
+    parser.add_argument("-D", "--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                        help=f"face detector {use} (default: {DEFAULT_DETECTOR})")
+
+
+def add_threshold_argument(parser: argparse.ArgumentParser, flag: str) -> None:
+    """The descriptor distance under which two faces count as the same person."""
+    parser.add_argument(flag, type=float, default=SAME_PERSON,
+                        help=f"face descriptor distance that counts as the same person (default: {SAME_PERSON:g})")
+
+
+def check_video_options(output: Path, fps: float | None, crf: int, preset: str) -> None:
+    """The range checks of WriterOptions on the command line's video settings, before anything slow starts."""
+    WriterOptions(output, fps=25.0 if fps is None else fps, crf=crf, preset=preset)
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """--fps, --reference-video, --crf, --preset: how frames become a video (the writer's WriterOptions)."""
+    default = WriterOptions(Path())
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of a video made from frames (default: the input video's, or "
+                             "--reference-video's)")
+    parser.add_argument("--reference-video", type=Path, default=None,
+                        help="frames in, video out: take the frame rate and the sound from this video (the one "
+                             "that was split into the frames)")
+    parser.add_argument("--crf", type=int, default=default.crf,
+                        help=f"H.264 quality, 0 (lossless) to 51 (default: {default.crf})")
+    parser.add_argument("--preset", default=default.preset, choices=list(PRESETS),
+                        help=f"H.264 encoder speed (default: {default.preset}: at crf 18 within 0.3 dB of medium "
+                             "for half the CPU, which the model needs)")

@@ -1,0 +1,122 @@
+"""train's command line and its Config."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib.errors import FaceswapError, check_range
+from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, parse_loss
+from plugins.train.model import REGISTRY, SUMMARIES
+
+DEFAULT_MODEL = "original"
+DEFAULTS = {  # what a new model folder gets for the options left out; a resumed one keeps its own
+    "coverage": 0.6, "learn_mask": False, "gan": False, "gan_loss": "lsgan", "gan_weight": 0.1,
+    "eye_multiplier": 3.0, "mouth_multiplier": 2.0, "background_weight": 0.1,
+    "batch_size": 16, "learning_rate": 5e-5, "clip_norm": 1.0, "color_match": 0.0, "motion_blur": 0.0,
+}
+BOUNDS = {  # option -> (lowest, highest) allowed
+    "coverage": (0.25, 1.0), "gan_weight": (0.001, 10.0), "eye_multiplier": (1.0, 100.0),
+    "mouth_multiplier": (1.0, 100.0), "background_weight": (0.0, 1.0), "batch_size": (1, 4096),
+    "learning_rate": (1e-7, 0.1), "clip_norm": (0.0, 1e6), "color_match": (0.0, 1.0), "motion_blur": (0.0, 1.0),
+    "iterations": (1, 10**9), "save_every": (1, 10**9), "snapshot_every": (0, 10**9), "preview_every": (0, 10**9),
+    "timelapse_every": (0, 10**9), "workers": (1, 64), "seed": (0, 2**32 - 1), "size": (16, 1024),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    models = "; ".join(f"{name}: {text}" for name, text in SUMMARIES.items())
+    parser.add_argument("-A", "--input-a", type=Path, required=True, help="folder of faces of person A (extract)")
+    parser.add_argument("-B", "--input-b", type=Path, required=True, help="folder of faces of person B (extract)")
+    parser.add_argument("-m", "--model-dir", type=Path, required=True,
+                        help="model folder: created when new, resumed when it holds a model")
+    new = parser.add_argument_group("the model (fixed when the folder is made; left out on resume: the stored "
+                                    "value; a different value: an error)")
+    new.add_argument("--model", choices=sorted(REGISTRY), default=None,
+                     help=f"architecture (default: {DEFAULT_MODEL}). {models}")
+    new.add_argument("--size", type=int, default=None, help="model input size in pixels (default: the model's)")
+    new.add_argument("--coverage", type=float, default=None,
+                     help="share of the aligned face the model sees, 0.25-1 (default: 0.6, brows to chin)")
+    new.add_argument("--learn-mask", action="store_true", default=None,
+                     help="also learn a face mask (convert can blend with it)")
+    new.add_argument("--gan", action="store_true", default=None,
+                     help="add a PatchGAN discriminator per side (sharper, slower)")
+    new.add_argument("--gan-loss", choices=GAN_LOSSES, default=None, help="GAN loss (default: lsgan)")
+    new.add_argument("--gan-weight", type=float, default=None,
+                     help="weight of the adversarial loss (default: 0.1)")
+    new.add_argument("--loss", default=None,
+                     help=f"reconstruction loss: terms of {', '.join(TERMS)} joined by +, each with an optional "
+                          f":weight (default: {DEFAULT_LOSS})")
+    new.add_argument("--eye-multiplier", type=float, default=None, help="loss weight of the eyes (default: 3)")
+    new.add_argument("--mouth-multiplier", type=float, default=None, help="loss weight of the mouth (default: 2)")
+    new.add_argument("--background-weight", type=float, default=None,
+                     help="loss weight outside the face hull, 0-1 (default: 0.1)")
+    run = parser.add_argument_group("training (left out on resume: the stored value; may be changed)")
+    run.add_argument("--batch-size", type=int, default=None, help="faces per side per step (default: 16)")
+    run.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default: 5e-05)")
+    run.add_argument("--clip-norm", type=float, default=None,
+                     help="clip the gradients' global norm to this, 0 for no clipping (default: 1.0)")
+    run.add_argument("--color-match", type=float, default=None,
+                     help="probability of matching a face's colours to a face of the other side (default: 0)")
+    run.add_argument("--motion-blur", type=float, default=None, help="probability of motion blur (default: 0)")
+    run.add_argument("--warp", action=argparse.BooleanOptionalAction, default=None,
+                     help="warp the inputs: the denoising trick that teaches the model faces (default: on)")
+    session = parser.add_argument_group("this run")
+    session.add_argument("--iterations", type=int, default=None,
+                         help="stop after this many more iterations (default: run until Ctrl-C)")
+    session.add_argument("--save-every", type=int, default=250, help="save every N iterations (default: 250)")
+    session.add_argument("--snapshot-every", type=int, default=0,
+                         help="keep a copy in snapshots/<iteration>/ every N iterations (default: never)")
+    session.add_argument("--preview-every", type=int, default=100,
+                         help="write preview.png every N iterations, 0 for never (default: 100)")
+    session.add_argument("--timelapse-every", type=int, default=0,
+                         help="write timelapse/<iteration>.png on fixed faces every N iterations (default: never)")
+    session.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
+                         help="mixed float16 on a GPU, bfloat16 on a CPU (default: on only on a CPU with "
+                              "native bfloat16, where it is faster)")
+    session.add_argument("--distributed", action="store_true", help="train on every GPU (MirroredStrategy)")
+    session.add_argument("--workers", type=int, default=None,
+                         help="threads preparing faces (default: half the CPU cores, 2 to 8)")
+    session.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
+
+
+@dataclass(frozen=True)
+class Config:
+    input_a: Path
+    input_b: Path
+    model_dir: Path
+    model: str | None = None
+    size: int | None = None
+    coverage: float | None = None
+    learn_mask: bool | None = None
+    gan: bool | None = None
+    gan_loss: str | None = None
+    gan_weight: float | None = None
+    loss: str | None = None
+    eye_multiplier: float | None = None
+    mouth_multiplier: float | None = None
+    background_weight: float | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    clip_norm: float | None = None
+    color_match: float | None = None
+    motion_blur: float | None = None
+    warp: bool | None = None
+    iterations: int | None = None
+    save_every: int = 250
+    snapshot_every: int = 0
+    preview_every: int = 100
+    timelapse_every: int = 0
+    mixed_precision: bool | None = None
+    distributed: bool = False
+    workers: int | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in BOUNDS.items():
+            check_range("--" + name.replace("_", "-"), getattr(self, name), low, high)
+        if self.loss is not None:
+            try:
+                parse_loss(self.loss)
+            except FaceswapError as err:
+                raise FaceswapError(f"--loss: {err}") from None

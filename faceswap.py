@@ -6,14 +6,12 @@ import argparse
 import dataclasses
 import importlib
 import logging
-import os
 import sys
 import typing
 from types import ModuleType
 
-from tqdm import tqdm
-
 from lib.errors import FaceswapError
+from scripts.console import setup_logging
 
 COMMANDS = {
     "extract": "detect, align and cut out faces from photos or a video",
@@ -21,6 +19,7 @@ COMMANDS = {
     "convert": "swap faces in frames or a video with a trained model",
     "evaluate": "measure a trained model: identity, pose, expression, reconstruction, video stability",
     "tools": "alignments and video utilities",
+    "demo": "the whole pipeline on the bundled clips of two people: extract, train, convert both ways, evaluate",
 }
 
 
@@ -55,24 +54,6 @@ def to_config(config_type: type, args: argparse.Namespace) -> object:
     return config_type(**values)
 
 
-class _TqdmHandler(logging.Handler):
-    """Log lines that do not break a running progress bar."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm.write(self.format(record), file=sys.stderr)
-
-
-def _setup_logging(debug: bool) -> None:
-    handler = _TqdmHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s" if debug else "%(message)s"))
-    root = logging.getLogger("faceswap")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    root.propagate = False
-    if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Build only the chosen command's arguments: the others' modules need not load.
@@ -80,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = chosen if chosen in COMMANDS else None
     parser = build_parser({chosen: COMMANDS[chosen]} if chosen else None)
     args = parser.parse_args(argv)
-    _setup_logging(args.debug)
+    setup_logging(args.debug)  # before TensorFlow is imported: its own logging reads the environment
     try:
         config = to_config(_arguments(args.command).Config, args)
         importlib.import_module(f"scripts.{args.command}.run").run(config)

@@ -16,9 +16,10 @@ from typing import Any
 from lib.fileio import write_json_atomic
 from lib.tables import markdown_table
 from lib.video import find_ffmpeg
+from scripts.console import setup_logging
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "tests" / "data"
 
 
 def machine() -> dict[str, Any]:
@@ -122,6 +123,11 @@ def make_video(source: Path, dest: Path, *, size: tuple[int, int] | None = None,
     if result.returncode != 0:
         raise RuntimeError(f"ffmpeg could not make {dest.name}: {result.stderr.strip()[-500:]}")
     return dest
+
+
+def quiet_console() -> None:
+    """TensorFlow's and absl's log lines off the console and the logs, as the commands keep them."""
+    setup_logging(debug=False)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

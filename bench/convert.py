@@ -3,7 +3,7 @@ mask/colour/blend, encode), start-up and peak memory.
 
     python -m bench.convert [--media DIR] [--frames N] [--quick] [--model-dir DIR] [--json PATH]
 
-The footage is franck.mp4 (360x288, 24 fps, one man talking) from ../shared/fetch-media.sh DIR, cut to its
+The footage is franck.mp4 (360x288, 24 fps, one man talking) from bench/fetch-media.sh DIR, cut to its
 first N frames, and a 900x720 copy of the same frames (720 lines, the aspect kept), both made in a temporary
 folder. Faces come from an alignments file made first by extract (dlib HOG; not timed: convert reuses
 extract's work). The model is the classic `original` (64 px, the model deepfakes/faceswap's figure is for),
@@ -32,6 +32,7 @@ from bench.common import (
     machine,
     make_video,
     peak_rss_mb,
+    quiet_console,
     reset_peak_rss,
     run_faceswap,
     timed,
@@ -43,8 +44,6 @@ from lib.media import frame_name
 from lib.smoothing import LandmarkSmoother
 from lib.swap import SwapOptions
 from lib.video import VideoReader, VideoWriter, probe_video
-from plugins.convert import load_face_swapper
-from scripts.convert import run as convert_run
 from scripts.convert.args import Config
 
 DEFAULT_MEDIA = Path(os.environ.get("FACESWAP_MEDIA", "/tmp/faceswap-media"))
@@ -57,7 +56,7 @@ TARGET_FPS = 3 * BASELINE_FPS
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("--media", type=Path, default=DEFAULT_MEDIA,
-                        help=f"folder filled by ../shared/fetch-media.sh (default: {DEFAULT_MEDIA})")
+                        help=f"folder filled by bench/fetch-media.sh (default: {DEFAULT_MEDIA})")
     parser.add_argument("--frames", type=int, default=None, help=f"first N frames (default: {FRAMES})")
     parser.add_argument("--quick", action="store_true", help=f"360p only, {QUICK_FRAMES} frames")
     parser.add_argument("--model-dir", type=Path, default=None,
@@ -77,9 +76,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def measure(video: Path, alignments: Path, model: Path, work: Path) -> dict[str, Any]:
     """Start-up, end-to-end and per-stage timings of convert on one video."""
     with timed() as startup:  # what convert does before the first frame: import TensorFlow, load the model
-        from lib.model.swapper import load_swapper  # here, so that the import is timed
+        from scripts.convert import run as convert_run  # here, so that TensorFlow's import is timed
 
-        swapper = load_swapper(model)
+        swapper = convert_run.load_swapper(model)
     size = int(swapper.input_size)
     swapper.swap(np.zeros((16, size, size, 3), np.uint8))  # first calls build kernels
     startup_rss = peak_rss_mb()
@@ -121,6 +120,8 @@ def _swap_alone(swapper: Any, frames: list[Any], faces: list[list[Any]],
         smoother: LandmarkSmoother[int] = LandmarkSmoother(VIDEO_SMOOTHING)
         ready = [r for index, found in enumerate(faces) for r in smoother.push(index, found)] + smoother.flush()
     work = [WorkFrame(index, str(index), str(index), frames[index], None, faces=found) for index, found in ready]
+    from plugins.convert import load_face_swapper  # loaded by measure's start-up already
+
     face_swapper = load_face_swapper(swapper, SwapOptions(batch_size=batch))
     for group in chunks(iter(work), batch):
         face_swapper.swap_frames([frames[frame.index] for frame in group], [frame.faces for frame in group])
@@ -149,7 +150,7 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[list[tuple[Path, Path]
     """The clips with their alignments files, and the model."""
     source = args.media / "franck.mp4"
     if not source.is_file():
-        raise SystemExit(f"{source} not found: run ../shared/fetch-media.sh {args.media} first (or pass --media)")
+        raise SystemExit(f"{source} not found: run bench/fetch-media.sh {args.media} first (or pass --media)")
     frames = args.frames or (QUICK_FRAMES if args.quick else FRAMES)
     log = tmp / "prepare.log"
     clips = [make_video(source, tmp / "franck_360p.mp4", frames=frames)]
@@ -213,6 +214,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_console()
     if args.worker:
         video, alignments, model, result = args.worker
         worker(Path(video), Path(alignments), Path(model), Path(result))

@@ -27,6 +27,7 @@ from bench.common import (
     format_table,
     machine,
     peak_rss_mb,
+    quiet_console,
     reset_peak_rss,
     run_faceswap,
     timed,
@@ -35,10 +36,6 @@ from bench.common import (
 from lib.evaluation.held_out import load_held_out
 from lib.evaluation.measure import FaceMeasurer
 from lib.swap import SwapOptions
-from plugins.convert import load_face_swapper
-from plugins.extract.align import AlignOptions
-from plugins.extract.align.dlib68 import Dlib68Aligner
-from scripts.evaluate import run as evaluate_run
 from scripts.evaluate.args import Config
 
 CACHE = Path(tempfile.gettempdir()) / "faceswap-bench-train-faces"
@@ -82,9 +79,9 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Path, Path, Path]:
 def measure(faces_a: Path, faces_b: Path, model: Path, count: int, work: Path) -> dict[str, Any]:
     """Start-up, end-to-end and per-stage timings of one evaluation."""
     with timed() as startup:  # what evaluate does before the first face: import TensorFlow, load the model
-        from lib.model.swapper import load_swapper  # here, so that the import is timed
+        from scripts.evaluate import run as evaluate_run  # here, so that TensorFlow's import is timed
 
-        swapper = load_swapper(model)
+        swapper = evaluate_run.load_swapper(model)
         size = int(swapper.input_size)
         swapper.swap(np.zeros((16, size, size, 3), np.uint8), "a2b")  # first calls build kernels
     startup_rss = peak_rss_mb()
@@ -98,6 +95,10 @@ def measure(faces_a: Path, faces_b: Path, model: Path, count: int, work: Path) -
         sides = [load_held_out(folder, count) for folder in (faces_a, faces_b)]
     images = [image for side in sides for image in side.images]
     points = [[p] for side in sides for p in side.landmarks]
+    from plugins.convert import load_face_swapper  # these were loaded by the start-up already
+    from plugins.extract.align import AlignOptions
+    from plugins.extract.align.dlib68 import Dlib68Aligner
+
     measurer = FaceMeasurer(Dlib68Aligner(AlignOptions()))
     with timed() as landmarks:
         found = [measurer.landmarks(image, near[0]) for image, near in zip(images, points)]
@@ -148,6 +149,7 @@ def report_text(result: dict[str, Any], info: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_console()
     info = machine()
     with tempfile.TemporaryDirectory(prefix="faceswap-bench-") as tmp_name:
         tmp = Path(tmp_name)

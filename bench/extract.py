@@ -29,6 +29,7 @@ from bench.common import (
     machine,
     make_video,
     peak_rss_mb,
+    quiet_console,
     reset_peak_rss,
     timed,
     write_json,
@@ -272,6 +273,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_console()
     if args.worker:
         detector, video, result = args.worker
         worker(detector, Path(video), Path(result), args.repeat)

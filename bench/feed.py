@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.common import DATA, ROOT, describe_machine, format_table, machine, timed, write_json
+from bench.common import DATA, ROOT, describe_machine, format_table, machine, quiet_console, timed, write_json
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -137,6 +137,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], faces: tuple[int
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_console()
     count = 10 if args.quick else args.batches
     with tempfile.TemporaryDirectory(prefix="bench_feed_") as tmp:
         faces_a = args.faces_a or extract(DATA / "video" / "A_obama_kenburns.mp4", Path(tmp) / "A")

@@ -7,7 +7,7 @@ same cores); the first step (graph building), the feed alone, and peak memory.
                           [--quick] [--json PATH]
 
 Faces: 500 real faces per side. Without --faces-a/--faces-b, the longer real videos of two people
-(../shared/fetch-media.sh) are fetched into a temporary folder once and their faces extracted (dlib HOG)
+(bench/fetch-media.sh) are fetched into a temporary folder once and their faces extracted (dlib HOG)
 and cached in /tmp/faceswap-bench-train-faces; if that fails, the two test videos' faces are used (the feed
 samples with replacement, so a small set repeats). Each measurement runs in a process of its own (its own
 dtype policy, its own peak memory). By default bfloat16 is measured for the original model at batch 16 only:
@@ -27,7 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import DATA, ROOT, describe_machine, format_table, machine, peak_rss_mb, timed, write_json
+from bench.common import (
+    DATA,
+    ROOT,
+    describe_machine,
+    format_table,
+    machine,
+    peak_rss_mb,
+    quiet_console,
+    timed,
+    write_json,
+)
 
 MODELS = ("original", "lightweight", "residual")
 BATCHES = (16, 64)
@@ -120,7 +130,7 @@ def prepare_faces() -> tuple[Path, Path, str]:
         media = CACHE / "media"
         try:
             if not all((media / name).is_file() for name, _ in MEDIA.values()):
-                subprocess.run(["bash", str(ROOT.parent / "shared" / "fetch-media.sh"), str(media)], check=True,
+                subprocess.run(["bash", str(ROOT / "bench" / "fetch-media.sh"), str(media)], check=True,
                                capture_output=True)
             for side, (name, every_n) in MEDIA.items():
                 if not sides[side].is_dir():
@@ -302,6 +312,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet_console()
     if args.worker:
         worker(json.loads(args.worker[0]), Path(args.worker[1]), (args.faces_a, args.faces_b), args.seconds)
         return 0

@@ -56,10 +56,11 @@ class VideoInfo:
     width: int
     height: int
     fps: float
-    frame_count: int  # from the container; an estimate when it does not say
+    frame_count: int  # from the container's index; duration x fps when it has none
     duration: float
     has_audio: bool
     variable_rate: bool
+    counted: bool = True  # frame_count is the container's own count, not an estimate
 
 
 _VIDEO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Video: (?P<rest>.*)")
@@ -102,10 +103,10 @@ def probe_video(path: Path) -> VideoInfo:
     if duration_match:
         hours, minutes, seconds = duration_match.groups()
         duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    frame_count = _container_frame_count(path) or int(round(duration * fps))
-    return VideoInfo(int(size.group(1)), int(size.group(2)), fps, frame_count, duration,
+    counted = _container_frame_count(path)
+    return VideoInfo(int(size.group(1)), int(size.group(2)), fps, counted or int(round(duration * fps)), duration,
                      re.search(r"Stream #\d+:\d+.*?: Audio:", report) is not None,
-                     abs(tbr_fps - fps) > 0.01 * fps)
+                     abs(tbr_fps - fps) > 0.01 * fps, counted > 0)
 
 
 def _container_frame_count(path: Path) -> int:
@@ -163,10 +164,13 @@ class VideoReader:
             drain.join(timeout=5)
         # ffmpeg prefixes its messages with stream tags such as "[dec:h264 @ 0x55...]": drop them.
         lines = [_STREAM_TAGS.sub("", line.decode("utf-8", "replace")).strip() for line in errors if line.strip()]
-        if lines and (process.returncode != 0 or self.decoded < self.expected):
+        # A container that counts its frames must give them all; an estimated count is trusted to 5 %.
+        short = self.decoded < (self.expected if self.info.counted else self.expected * 0.95)
+        if short:
+            self.problem = f"{self.decoded} of {self.expected} frames decoded, the file may be cut short" + (
+                f" ({lines[-1]})" if lines else "")
+        elif lines and process.returncode != 0:
             self.problem = lines[-1]
-        elif self.decoded < self.expected * 0.95:
-            self.problem = f"stream ended after {self.decoded} of {self.expected} frames"
 
 
 # --- writing ------------------------------------------------------------------------------------------------

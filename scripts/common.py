@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def input_lines(skipped: Counter[str], what: str, problem: str | None) -> list[str]:
+    """The closing summary's lines about the input: what was skipped and why, how a video ended badly."""
+    lines = [f"{what} skipped ({reason}): {count}" for reason, count in sorted(skipped.items())]
+    return lines + ([f"video: {problem}"] if problem else [])
 
 
 def check_can_create(path: Path, what: str) -> None:

@@ -48,7 +48,8 @@ def read_ground_truth(xml_path: Path) -> dict[str, Annotated]:
         faces = []
         for box in image.iter("box"):
             top, left, width, height = (int(box.get(key, "0")) for key in ("top", "left", "width", "height"))
-            points = np.array([[float(part.get("x", "0")), float(part.get("y", "0"))] for part in box.iter("part")])
+            points = np.array([[float(part.get("x", "0")), float(part.get("y", "0"))]
+                               for part in box.iter("part")])
             faces.append((Box(left, top, left + width, top + height), points))
         photos[str(image.get("file"))] = Annotated((int(image.get("height", "0")), int(image.get("width", "0"))),
                                                    faces)
@@ -136,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", type=Path, help="the test media folder (tests/data)")
     args = parser.parse_args(argv)
     if not (args.data / GROUND_TRUTH).is_file():
-        print(f"error: {args.data / GROUND_TRUTH} not found: give the test media folder (tests/data)", file=sys.stderr)
+        print(f"error: {args.data / GROUND_TRUTH} not found: give the test media folder (tests/data)",
+              file=sys.stderr)
         return 1
     template, box, count = derive(args.data)
     print(f"# Procrustes mean of {count} real 68-point shapes and their mirror images.")

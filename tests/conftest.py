@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts.console import NATIVE_LOG
 from scripts.derive_template import GROUND_TRUTH, Annotated, read_ground_truth
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,14 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
     assert errors == [lines[-1]] and lines[-1].startswith("error: "), result.stderr
     for word in words:
         assert word in lines[-1], lines[-1]
+
+
+def assert_quiet(stderr: str) -> None:
+    """No line of TensorFlow's or absl's logging, and progress as plain lines (stderr here is no terminal)."""
+    noise = [line for line in stderr.splitlines() if NATIVE_LOG.match(line.encode())
+             or line.startswith(("WARNING:tensorflow", "WARNING:absl", "W0000", "I0000", "E0000"))]
+    assert noise == [], "\n".join(noise[:5])
+    assert "\r" not in stderr
 
 
 @functools.cache

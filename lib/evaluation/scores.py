@@ -24,6 +24,7 @@ PSNR_CAP = 100.0  # identical faces (MSE 0) score this instead of inf, so means 
 EYES = slice(36, 48)
 SWAPS = {"a2b": ("A", "B"), "b2a": ("B", "A")}  # direction -> (source side, target side)
 RECONSTRUCTIONS = {"a2a": "A", "b2b": "B"}
+SOURCE_SIDE = {**{direction: sides[0] for direction, sides in SWAPS.items()}, **RECONSTRUCTIONS}
 Progress = Callable[[int], None]
 
 
@@ -127,11 +128,19 @@ def face_steps(faces_a: HeldOutFaces, faces_b: HeldOutFaces) -> int:
     return 3 * (len(faces_a) + len(faces_b))
 
 
-def score_faces(faces_a: HeldOutFaces, faces_b: HeldOutFaces, swapped: dict[str, list[SwappedFrame]],
-                measurer: FaceMeasurer,
-                progress: Progress | None = None) -> tuple[dict[str, Any], dict[str, list[Sample]]]:
-    """Every face metric per direction (a2b, b2a, a2a, b2b) of the held-out faces swapped each way (swapped:
-    direction -> one SwappedFrame per face of the source side), and sample faces for the sheet."""
+@dataclass(frozen=True)
+class References:
+    """The held-out faces as dlib sees them unswapped: per side, each face's landmarks and descriptor, the
+    side's centroid, and where its faces sit (the report's `reference`)."""
+
+    sources: dict[str, list[_Source]]
+    centroids: dict[str, Descriptor]
+    report: dict[str, Any]
+
+
+def measure_references(faces_a: HeldOutFaces, faces_b: HeldOutFaces, measurer: FaceMeasurer,
+                       progress: Progress | None = None) -> References:
+    """Measure the unswapped held-out faces once (a model changes none of this)."""
     step = progress or (lambda _count: None)
     faces = {"A": faces_a, "B": faces_b}
     sources = {side: _measure_sources(faces[side], measurer, step) for side in faces}
@@ -142,13 +151,30 @@ def score_faces(faces_a: HeldOutFaces, faces_b: HeldOutFaces, swapped: dict[str,
             raise FaceswapError(f"dlib found no landmarks on any face of {faces[side].folder}: are they faces "
                                 "from extract?")
         centroids[side] = np.mean(found, axis=0)
-    report: dict[str, Any] = {"reference": {}}
+    report: dict[str, Any] = {}
     for side, measured in sources.items():
         own = np.asarray([s.descriptor for s in measured if s.descriptor is not None])
-        report["reference"][side] = {  # where the unswapped faces sit: the best a swap can hope for
+        report[side] = {  # where the unswapped faces sit: the best a swap can hope for
             "to_A": float(np.linalg.norm(own - centroids["A"], axis=1).mean()),
             "to_B": float(np.linalg.norm(own - centroids["B"], axis=1).mean()),
             "landmarks_failed": len(measured) - len(own)}
+    return References(sources, centroids, report)
+
+
+def score_faces(faces_a: HeldOutFaces, faces_b: HeldOutFaces, swapped: dict[str, list[SwappedFrame]],
+                measurer: FaceMeasurer, *, progress: Progress | None = None,
+                references: References | None = None) -> tuple[dict[str, Any], dict[str, list[Sample]]]:
+    """Every face metric per direction (a2b, b2a, a2a, b2b) of the held-out faces swapped each way (swapped:
+    direction -> one SwappedFrame per face of the source side), and sample faces for the sheet. references:
+    the unswapped faces measured before (measure_references), else measured here."""
+    step = progress or (lambda _count: None)
+    faces = {"A": faces_a, "B": faces_b}
+    if references is None:
+        references = measure_references(faces_a, faces_b, measurer, step)
+    else:
+        step(len(faces_a) + len(faces_b))
+    sources, centroids = references.sources, references.centroids
+    report: dict[str, Any] = {"reference": dict(references.report)}
     samples: dict[str, list[Sample]] = {}
     for direction, (source, target) in SWAPS.items():
         samples[direction] = []
@@ -160,13 +186,17 @@ def score_faces(faces_a: HeldOutFaces, faces_b: HeldOutFaces, swapped: dict[str,
     return report, samples
 
 
+def swap_every_way(swapper: FaceSwapper, faces_a: HeldOutFaces, faces_b: HeldOutFaces
+                   ) -> dict[str, list[SwappedFrame]]:
+    """The held-out faces swapped A->B, B->A, and through their own side (a2a, b2b), by direction."""
+    faces = {"A": faces_a, "B": faces_b}
+    return {direction: swap_faces(swapper, faces[side], direction) for direction, side in SOURCE_SIDE.items()}
+
+
 def evaluate_faces(swapper: FaceSwapper, faces_a: HeldOutFaces, faces_b: HeldOutFaces, measurer: FaceMeasurer,
                    progress: Progress | None = None) -> tuple[dict[str, Any], dict[str, list[Sample]]]:
     """Swap the held-out faces every way with convert's swap and score them (score_faces)."""
-    faces = {"A": faces_a, "B": faces_b}
-    sides = {**{direction: pair[0] for direction, pair in SWAPS.items()}, **RECONSTRUCTIONS}
-    swapped = {direction: swap_faces(swapper, faces[side], direction) for direction, side in sides.items()}
-    return score_faces(faces_a, faces_b, swapped, measurer, progress)
+    return score_faces(faces_a, faces_b, swap_every_way(swapper, faces_a, faces_b), measurer, progress=progress)
 
 
 VideoItem = tuple[Frame, Landmarks | None, SwappedFrame | None]

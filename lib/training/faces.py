@@ -1,6 +1,7 @@
 """Loading a folder of aligned faces for training: decoded once, kept in memory with their landmarks."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -104,6 +105,14 @@ def _choose_landmarks(good: list[_Read], folder: Path, skipped: Counter[str]) ->
     log.warning("%s: faces without extract metadata: training them without face masks and eye/mouth "
                 "weights (extract the faces with faceswap to get them)", folder)
     return [_Read(r.name, r.image) for r in good]
+
+
+def shared_faces(first: FaceSet, second: FaceSet) -> int:
+    """How many faces of second are pixel for pixel faces of first (the same files given twice)."""
+    if first.size != second.size:
+        return 0
+    seen = {hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in first.images}
+    return sum(hashlib.blake2b(image.tobytes(), digest_size=16).digest() in seen for image in second.images)
 
 
 def load_faces(folder: Path, size: int | None = None, max_bytes: int = MAX_CACHE_BYTES) -> FaceSet:

@@ -5,8 +5,6 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tqdm import tqdm
-
 from lib.errors import FaceswapError
 from lib.frames import WorkFrame, chunks, default_smoothing, frames_with_faces
 from lib.identity import FaceDescriber, IdentityFilter, reference_descriptor
@@ -21,8 +19,9 @@ from plugins.convert.writer import REGISTRY as WRITERS
 from plugins.convert.writer import OutputFrame, WriterOptions
 from plugins.extract.pipeline import FaceFinder
 from plugins.registry import load_plugin
-from scripts.common import face_source, sigterm_as_interrupt
+from scripts.common import face_source, input_lines, sigterm_as_interrupt
 from scripts.convert.args import Config, parse_frame_ranges
+from scripts.progress import progress as show_progress
 
 log = logging.getLogger("faceswap.convert")
 NOT_REFERENCE = "not the --reference person"
@@ -50,11 +49,7 @@ class Summary:
             out.append(f"frames passed through unchanged: {passed} ({reasons})")
         if self.dropped:
             out.append(f"frames left out (outside --frame-ranges): {self.dropped}")
-        for reason, count in sorted(self.skipped.items()):
-            out.append(f"frames skipped ({reason}): {count}")
-        if self.problem:
-            out.append(f"video: {self.problem}")
-        return out
+        return out + input_lines(self.skipped, "frames", self.problem)
 
 
 def _check_paths(cfg: Config) -> None:
@@ -159,7 +154,7 @@ def run(cfg: Config) -> Summary:
     writer = load_plugin(WRITERS, "writer", cfg.writer_kind)(_writer_options(cfg, video_info, dropping))
     output: WriteBehind[OutputFrame] = WriteBehind(writer.write, f"the output {cfg.output}")
     summary = Summary()
-    progress = tqdm(total=source.total, unit="frame", desc="convert", dynamic_ncols=True)
+    progress = show_progress(source.total, "convert", "frame")
     try:
         with sigterm_as_interrupt():
             for group in chunks(frames_with_faces(source, ranges, lookup, finder, sigma), cfg.swap.batch_size):

@@ -9,8 +9,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from tqdm import tqdm
-
 from lib.errors import FaceswapError
 from lib.evaluation import report as reporting
 from lib.evaluation.held_out import HeldOutFaces, load_held_out
@@ -30,6 +28,7 @@ from plugins.extract.align import AlignOptions
 from plugins.extract.align.dlib68 import Dlib68Aligner
 from scripts.common import face_source
 from scripts.evaluate.args import Config
+from scripts.progress import progress as show_progress
 
 log = logging.getLogger("faceswap.evaluate")
 REPORT = "report.json"
@@ -96,12 +95,12 @@ def run(cfg: Config) -> dict[str, Any]:
              model.model_name, model.iteration, model.input_size, model.coverage, len(faces_a), len(faces_b),
              faces_a.files, faces_b.files)
     measurer = FaceMeasurer(Dlib68Aligner(AlignOptions()))
-    with tqdm(total=face_steps(faces_a, faces_b), unit="face", desc="evaluate", dynamic_ncols=True) as bar:
+    with show_progress(face_steps(faces_a, faces_b), "evaluate", "face") as bar:
         scores, samples = evaluate_faces(swapper, faces_a, faces_b, measurer, progress=bar.update)
     report = {**_header(cfg, model, faces_a, faces_b), **scores}
     if cfg.input is not None:
         direction = "b2a" if cfg.swap_model else "a2b"
-        with tqdm(unit="frame", desc="evaluate video", dynamic_ncols=True) as bar:
+        with show_progress(None, "evaluate video", "frame") as bar:
             video = score_video(swap_video(swapper, _video_faces(cfg), direction), measurer, direction=direction,
                                 progress=bar.update)
         if video["faces"] == 0:

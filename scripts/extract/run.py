@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from lib.alignments import Alignments, FrameEntry, load_alignments
 from lib.errors import FaceswapError
 from lib.facefile import frames_from_faces, read_face_meta, save_faces
@@ -19,8 +17,9 @@ from lib.readahead import read_ahead
 from lib.types import DetectedFace, Frame
 from lib.writebehind import WriteBehind
 from plugins.extract.pipeline import FaceFinder
-from scripts.common import check_can_create
+from scripts.common import check_can_create, input_lines
 from scripts.extract.args import Config
+from scripts.progress import progress as show_progress
 
 log = logging.getLogger("faceswap.extract")
 FILTERED = {IdentityFilter.NOT_KEPT: "not the --filter person", IdentityFilter.DROPPED: "an --nfilter person"}
@@ -45,11 +44,7 @@ class Summary:
             out.append(f"frames already done (--skip-existing): {self.frames_skipped_existing}")
         for reason, count in sorted(self.faces_filtered.items()):
             out.append(f"faces dropped ({reason}): {count}")
-        for reason, count in sorted(self.skipped.items()):
-            out.append(f"files skipped ({reason}): {count}")
-        if self.problem:
-            out.append(f"video: {self.problem}")
-        return out
+        return out + input_lines(self.skipped, "files", self.problem)
 
 
 def _check_paths(cfg: Config) -> Path:
@@ -121,7 +116,7 @@ def run(cfg: Config) -> Summary:
         save_faces(cfg.output, source.source_name, item[0], item[1], cfg.size)
 
     writer: WriteBehind[tuple[SourceFrame, list[DetectedFace]]] = WriteBehind(write, f"faces to {cfg.output}", 32)
-    progress = tqdm(total=source.total, unit="frame", desc="extract", dynamic_ncols=True)
+    progress = show_progress(source.total, "extract", "frame")
     try:
         for batch in _batches(read_ahead(iter(source), depth=16), finder.batch_size):
             ready = []

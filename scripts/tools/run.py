@@ -8,8 +8,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tqdm import tqdm
-
 from lib.alignments import Alignments
 from lib.errors import FaceswapError
 from lib.facefile import frames_from_faces, read_face_meta
@@ -18,6 +16,7 @@ from lib.media import check_same_size, image_files
 from lib.readahead import read_ahead
 from lib.types import Frame
 from lib.video import VideoWriter, is_video_path, probe_video, split_video
+from scripts.progress import progress as show_progress
 from scripts.tools.args import Config
 
 log = logging.getLogger("faceswap.tools")
@@ -119,9 +118,10 @@ def join_frames(cfg: Config) -> int:
     synthetic = any(is_marked_synthetic(path) for path in files)
     writer: VideoWriter | None = None
     target.parent.mkdir(parents=True, exist_ok=True)
+    bar = show_progress(len(files), "join", "frame")
     try:
-        for image in tqdm(read_ahead(_frames(files)), total=len(files), unit="frame", desc="join",
-                          dynamic_ncols=True):
+        for image in read_ahead(_frames(files)):
+            bar.update(1)
             if writer is None:
                 writer = VideoWriter(target, image.shape[1], image.shape[0], fps, crf=cfg.crf, preset=cfg.preset,
                                      audio=audio, comment=SYNTHETIC_TEXT if synthetic else None)
@@ -131,7 +131,9 @@ def join_frames(cfg: Config) -> int:
             writer.write(image)
         assert writer is not None
         writer.close()
+        bar.close()
     except BaseException:
+        bar.close()
         if writer is not None:
             writer.abort()
         raise

@@ -19,8 +19,9 @@ BOUNDS = {  # option -> (lowest, highest) allowed
     "coverage": (0.25, 1.0), "gan_weight": (0.001, 10.0), "eye_multiplier": (1.0, 100.0),
     "mouth_multiplier": (1.0, 100.0), "background_weight": (0.0, 1.0), "batch_size": (1, 4096),
     "learning_rate": (1e-7, 0.1), "clip_norm": (0.0, 1e6), "color_match": (0.0, 1.0), "motion_blur": (0.0, 1.0),
-    "iterations": (1, 10**9), "save_every": (1, 10**9), "snapshot_every": (0, 10**9), "preview_every": (0, 10**9),
-    "timelapse_every": (0, 10**9), "workers": (1, 64), "seed": (0, 2**32 - 1), "size": (16, 1024),
+    "iterations": (1, 10**9), "minutes": (0.01, 10**7), "save_every": (1, 10**9), "snapshot_every": (0, 10**9),
+    "preview_every": (0, 10**9), "timelapse_every": (0, 10**9), "workers": (1, 64), "seed": (0, 2**32 - 1),
+    "size": (16, 1024),
 }
 
 
@@ -63,7 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="warp the inputs: the denoising trick that teaches the model faces (default: on)")
     session = parser.add_argument_group("this run")
     session.add_argument("--iterations", type=int, default=None,
-                         help="stop after this many more iterations (default: run until Ctrl-C)")
+                         help="train this many more iterations in this run, counted from where a resumed model "
+                              "left off (as deepfakes/faceswap's -it: a model saved at 3 given --iterations 5 "
+                              "ends at 8); default: until Ctrl-C or --minutes")
+    session.add_argument("--minutes", type=float, default=None,
+                         help="stop after this many minutes of training in this run, then save (default: no "
+                              "limit)")
     session.add_argument("--save-every", type=int, default=250, help="save every N iterations (default: 250)")
     session.add_argument("--snapshot-every", type=int, default=0,
                          help="keep a copy in snapshots/<iteration>/ every N iterations (default: never)")
@@ -103,6 +109,7 @@ class Config:
     motion_blur: float | None = None
     warp: bool | None = None
     iterations: int | None = None
+    minutes: float | None = None
     save_every: int = 250
     snapshot_every: int = 0
     preview_every: int = 100

@@ -6,10 +6,11 @@ import math
 import signal
 import time
 from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from lib.errors import FaceswapError
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
@@ -18,6 +19,7 @@ from lib.training.feed import Feed
 from lib.training.preview import preview_grid
 from lib.training.tensorboard import ScalarLog
 from lib.training.trainer import Trainer
+from scripts.progress import progress as show_progress
 from scripts.train.args import Config
 
 log = logging.getLogger("faceswap.train")
@@ -47,9 +49,31 @@ class StopFlag:
             signal.signal(other, handler)
 
 
+@dataclass
+class Summary:
+    """What a run of train did, for the closing block and for callers (the demo)."""
+
+    model_dir: Path
+    start: int
+    iteration: int = 0
+    seconds: float = 0.0
+    rate: float = 0.0  # EGs/s over the run's steps
+    losses: dict[str, float] = field(default_factory=dict)
+    stopped_by: str = "--iterations"
+
+    def lines(self) -> list[str]:
+        done = self.iteration - self.start
+        losses = ", ".join(f"{name} {value:.4f}" for name, value in self.losses.items())
+        return [f"iterations: {done} this run ({self.stopped_by}), {self.iteration} in total; "
+                f"{self.seconds / 60:.1f} min at {self.rate:.1f} EGs/s",
+                f"last losses: {losses or '-'}",
+                f"saved at iteration {self.iteration}: {self.model_dir / f'ckpt-{self.iteration}'} (train again "
+                "with the same -m to go on)"]
+
+
 class Loop:
-    """Runs the compiled step on the feed's batches until --iterations more are done or a signal asks to stop;
-    saves every --save-every and at the end."""
+    """Runs the compiled step on the feed's batches until --iterations more are done, --minutes have passed or
+    a signal asks to stop; saves every --save-every and at the end."""
 
     PREVIEW_FACES = 8
     LOG_EVERY = 10  # iterations between TensorBoard points
@@ -63,20 +87,26 @@ class Loop:
         self.iteration = state.iteration if state else 0
         self.preview_faces: dict[str, np.ndarray] | None = None
 
-    def run(self, batches: Any) -> int:
-        """Train; returns the iteration of the last save."""
+    def run(self, batches: Any) -> Summary:
+        """Train; returns what the run did (its last save is at summary.iteration)."""
         cfg = self.cfg
+        summary = Summary(self.model_dir, self.iteration)
         first = self.iteration + 1
         end = None if cfg.iterations is None else self.iteration + cfg.iterations
+        began_run = time.monotonic()
+        deadline = None if cfg.minutes is None else began_run + 60 * cfg.minutes
         faces_per_step = 2 * self.training.batch_size
         times: deque[float] = deque(maxlen=20)
         smooth: dict[str, float] = {}
         self.model_dir.mkdir(parents=True, exist_ok=True)
         scalars = ScalarLog(self.model_dir / "logs")
-        progress = tqdm(total=cfg.iterations, unit="it", desc="train", dynamic_ncols=True, leave=False)
+        progress = show_progress(cfg.iterations, "train", "it", leave=False)
         try:
             with StopFlag() as stop:
                 while (end is None or self.iteration < end) and stop.signal is None:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        summary.stopped_by = "--minutes"
+                        break
                     began = time.perf_counter()
                     losses = {name: float(value) for name, value in self.step(next(batches)).items()}
                     times.append(time.perf_counter() - began)
@@ -91,12 +121,20 @@ class Loop:
                     progress.set_postfix_str(self._status(smooth, rate), refresh=False)
                     progress.update(1)
                     self._periodic(scalars, rate)
+                if stop.signal is not None:
+                    summary.stopped_by = stop.signal
         finally:
             progress.close()
             scalars.close()
         self._save()
-        log.info("saved at iteration %d", self.iteration)
-        return self.iteration
+        if cfg.preview_every:
+            self._write_preview()
+        steps = self.iteration - summary.start
+        summary.iteration, summary.seconds, summary.losses = self.iteration, time.monotonic() - began_run, smooth
+        summary.rate = faces_per_step * steps / summary.seconds if steps and summary.seconds > 0 else 0.0
+        for line in summary.lines():
+            log.info(line)
+        return summary
 
     def _status(self, smooth: dict[str, float], rate: float) -> str:
         parts = [f"iter {self.iteration}", f"loss A {smooth['loss_a']:.4f} B {smooth['loss_b']:.4f}"]
@@ -125,14 +163,21 @@ class Loop:
         preview = bool(cfg.preview_every) and it % cfg.preview_every == 0
         timelapse = bool(cfg.timelapse_every) and it % cfg.timelapse_every == 0
         if preview or timelapse:
-            if self.preview_faces is None:
-                self.preview_faces = self.feed.preview_faces(self.PREVIEW_FACES)
-            grid = preview_grid(self.trainer, self.preview_faces)
-            if preview:
-                write_png(self.model_dir / "preview.png", grid, text=SYNTHETIC_PNG_TEXT)
+            grid = self._write_preview() if preview else self._preview()
             if timelapse:
                 (self.model_dir / "timelapse").mkdir(exist_ok=True)
                 write_png(self.model_dir / "timelapse" / f"{it:08d}.png", grid, text=SYNTHETIC_PNG_TEXT)
+
+    def _preview(self) -> np.ndarray:
+        if self.preview_faces is None:
+            self.preview_faces = self.feed.preview_faces(self.PREVIEW_FACES)
+        return preview_grid(self.trainer, self.preview_faces)
+
+    def _write_preview(self) -> np.ndarray:
+        """preview.png in the model folder, as the model is now; returns the grid."""
+        grid = self._preview()
+        write_png(self.model_dir / "preview.png", grid, text=SYNTHETIC_PNG_TEXT)
+        return grid
 
     def _save(self, snapshot: bool = False) -> None:
         self.state = save_checkpoint(self.model_dir, self.trainer, config=self.config, training=self.training,

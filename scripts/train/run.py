@@ -14,14 +14,14 @@ from lib.errors import FaceswapError
 from lib.model.loss_spec import DEFAULT_LOSS, format_loss, parse_loss
 from lib.model.parts import ModelOptions
 from lib.training.checkpoint import ModelConfig, State, TrainingConfig, load_trainer_state, read_state
-from lib.training.faces import load_faces
+from lib.training.faces import FaceSet, load_faces, shared_faces
 from lib.training.feed import Feed, FeedOptions
 from lib.training.trainer import LossOptions, Trainer, cpu_has_bf16, make_strategy, precision_policy
 from plugins.registry import load_plugin
 from plugins.train.model import REGISTRY
 from scripts.common import check_can_create
 from scripts.train.args import DEFAULT_MODEL, DEFAULTS, Config
-from scripts.train.loop import Loop
+from scripts.train.loop import Loop, Summary
 
 log = logging.getLogger("faceswap.train")
 
@@ -65,21 +65,34 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
     return values, TrainingConfig(**training)
 
 
+def _check_two_people(faces_a: FaceSet, faces_b: FaceSet, cfg: Config) -> None:
+    """Refuse the same faces given as both people; warn when some faces are in both folders."""
+    shared = shared_faces(faces_a, faces_b)
+    if shared * 2 >= len(faces_b):
+        raise FaceswapError(f"-A and -B hold the same faces ({shared} of the {len(faces_b)} faces in "
+                            f"{cfg.input_b} are also in {cfg.input_a}): give each person's own faces")
+    if shared:
+        log.warning("%d faces are in both %s and %s: each face should be of one person only", shared, cfg.input_a,
+                    cfg.input_b)
+
+
 def _default_workers() -> int:
     return min(8, max(2, (os.cpu_count() or 2) // 2))
 
 
-def run(cfg: Config) -> int:
-    """Train for --iterations more (or until Ctrl-C / SIGTERM), saving on the way and at the end.
-
-    Returns the iteration count of the last save.
-    """
+def run(cfg: Config) -> Summary:
+    """Train for --iterations more, --minutes, or until Ctrl-C / SIGTERM, saving on the way and at the end;
+    returns what the run did."""
     state = read_state(cfg.model_dir)  # a damaged or foreign folder fails here, before anything is loaded
     values, training = resolve(cfg, state)
     if state is None:
         check_can_create(cfg.model_dir, "the model folder")
+    if cfg.input_a.resolve() == cfg.input_b.resolve():
+        raise FaceswapError(f"-A and -B are the same folder ({cfg.input_a}): give the faces of person A and of "
+                            "person B, each in its own folder")
     faces_a = load_faces(cfg.input_a)
     faces_b = load_faces(cfg.input_b)
+    _check_two_people(faces_a, faces_b, cfg)
     if cfg.seed is not None:
         keras.utils.set_random_seed(cfg.seed)
     policy = precision_policy(cfg.mixed_precision)

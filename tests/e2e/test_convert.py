@@ -23,7 +23,9 @@ from lib.align import align_matrix, coverage_matrix
 from lib.alignments import Alignments, load_alignments
 from lib.image import SYNTHETIC_KEY, png_text, read_image
 from lib.video import VideoReader, VideoWriter, find_ffmpeg, probe_video, video_comment
-from tests.conftest import DATA, ROOT, assert_one_line_error, run_cli
+from tests.conftest import DATA, ROOT, assert_one_line_error, assert_quiet, run_cli
+
+pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
 
 VIDEO = DATA / "peer" / "test.mp4"  # 91 frames, 426x240, 5 fps: one man, a face in every frame
 FACES_B = DATA / "video" / "B_biden_kenburns.mp4"
@@ -85,6 +87,8 @@ def video_out(setup: Setup) -> tuple[Path, subprocess.CompletedProcess[str]]:
 
 def test_video_keeps_frame_count_and_fps(video_out: tuple[Path, Any]) -> None:
     target, result = video_out
+    assert_quiet(result.stderr)
+    assert "convert: 91/91 frame (100%)" in result.stderr  # plain progress lines: stderr is no terminal here
     info, source = probe_video(target), probe_video(VIDEO)
     assert (info.frame_count, info.fps, info.width, info.height) == (91, 5.0, 426, 240)
     assert (source.frame_count, source.fps) == (91, 5.0)
@@ -253,6 +257,45 @@ def test_faces_found_on_the_fly_without_alignments(setup: Setup, frames_folder: 
     assert result.stderr.count("finding faces on the fly") == 1
     assert "with a face swapped: 2" in result.stderr
     assert (tmp_path / "out" / "dogs.png").read_bytes() == (bare / "dogs.png").read_bytes()
+
+
+def test_one_image_in_gives_that_image_file(setup: Setup, frames_folder: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.png"
+    photo.write_bytes((frames_folder / "frame_020.png").read_bytes())
+    for name in ("out.png", "out.jpg"):
+        result = run_cli("convert", "-i", photo, "-o", tmp_path / name, "-m", setup.model, "-D", "dlib-hog")
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / name).is_file(), name
+        out, source = read_image(tmp_path / name), read_image(photo)
+        assert out.shape == source.shape and np.abs(out.astype(int) - source).max() > 30
+    assert png_text((tmp_path / "out.png").read_bytes())[SYNTHETIC_KEY.decode()].startswith("synthetic")
+    assert b"synthetic: made with faceswap" in (tmp_path / "out.jpg").read_bytes()[:200]
+    assert_one_line_error(run_cli("convert", "-i", frames_folder, "-o", tmp_path / "many.png", "-m", setup.model),
+                          "one image file", "folder")
+    assert not (tmp_path / "many.png").exists()
+
+
+def test_video_cut_short_is_said_once_and_counted(setup: Setup, tmp_path: Path) -> None:
+    """An mp4 with its index at the front, cut after half its bytes: the frames before the cut are converted,
+    and the run says once how many of the announced frames it read."""
+    whole = tmp_path / "whole.mp4"
+    subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(VIDEO), "-c", "copy",
+                    "-movflags", "+faststart", str(whole)], check=True)
+    clip = tmp_path / "test.mp4"  # the name the alignments file knows
+    clip.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    result = run_cli("convert", "-i", clip, "-o", tmp_path / "out.mp4", "-m", setup.model, "-p",
+                     setup.alignments_path)
+    assert result.returncode == 0, result.stderr
+    read = probe_video(tmp_path / "out.mp4").frame_count
+    assert 10 < read < 91
+    assert result.stderr.count(f"{read} of 91 frames decoded") == 2  # the warning, and the summary's line
+    assert f"video: {read} of 91 frames decoded" in result.stderr
+
+
+def test_unknown_output_suffix_is_an_error(setup: Setup, tmp_path: Path) -> None:
+    result = run_cli("convert", "-i", VIDEO, "-o", tmp_path / "result.xyz", "-m", setup.model)
+    assert_one_line_error(result, "result.xyz", ".mp4", ".gif", ".png")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- sound and the split -> convert -> join round trip -------------------------------------------------------

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from lib.image import SYNTHETIC_KEY, png_text, read_image
-from tests.conftest import DATA, assert_one_line_error, run_cli
+from tests.conftest import DATA, assert_one_line_error, assert_quiet, run_cli
 from tests.model import extracted_faces
+
+pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
 
 # A few steps: a model folder that loads and swaps; what it has learned does not matter here.
 TRAIN = ("--model", "lightweight", "--learn-mask", "--iterations", "2", "--batch-size", "4",
@@ -31,6 +33,7 @@ def test_evaluate_writes_report_sheet_and_table(setup: tuple[Path, Path, Path]) 
     result = run_cli("evaluate", "-m", model, "-A", faces_a, "-B", faces_b, "--max-faces", "6",
                      "-i", DATA / "video" / "A_obama_kenburns.mp4", "-D", "dlib-hog", "--max-frames", "10",
                      check=True)
+    assert_quiet(result.stderr)
     out = model / "evaluation"
     report = json.loads((out / "report.json").read_text())
     assert (report["schema"], report["version"]) == ("faceswap-evaluation", 1)

@@ -25,7 +25,9 @@ from lib.video import VideoReader
 from plugins.extract.pipeline import FaceFinder
 from scripts.extract.args import Config
 from scripts.extract.run import Summary, run
-from tests.conftest import DATA, run_cli
+from tests.conftest import DATA, assert_quiet, run_cli
+
+pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
 
 RecordProperty = Callable[[str, object], None]
 
@@ -88,6 +90,7 @@ def video_run(tmp_path_factory: pytest.TempPathFactory) -> Extracted:
 
 
 def test_video_gives_one_face_per_frame(video_run: Extracted) -> None:
+    assert_quiet(video_run.stderr)  # mtcnn runs on TensorFlow: none of its log lines show
     frame_count = VideoReader(VIDEO).expected
     assert frame_count == 75
     frames = video_run.alignments.frames

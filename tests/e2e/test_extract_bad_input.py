@@ -18,6 +18,8 @@ from lib.image import read_image
 from lib.video import find_ffmpeg
 from tests.conftest import DATA, assert_one_line_error, run_cli
 
+pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
+
 VIDEO = DATA / "video" / "A_obama_kenburns.mp4"
 OBAMA = DATA / "stills" / "obama" / "obama.jpg"
 BIDEN = DATA / "stills" / "biden" / "biden.jpg"

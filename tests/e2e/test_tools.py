@@ -10,6 +10,8 @@ import pytest
 from lib.alignments import Alignments, load_alignments
 from tests.conftest import DATA, assert_one_line_error, run_cli
 
+pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
+
 VIDEO = DATA / "video" / "A_obama_kenburns.mp4"
 
 

@@ -9,7 +9,9 @@ import pytest
 
 from lib.image import SYNTHETIC_KEY, encode_png, read_image
 from lib.video import VideoReader, find_ffmpeg, probe_video, video_comment
-from tests.conftest import DATA, assert_one_line_error, run_cli
+from tests.conftest import DATA, assert_one_line_error, assert_quiet, run_cli
+
+pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
 
 VIDEO = DATA / "peer" / "test.mp4"  # 91 frames, 426x240, 5 fps, no sound
 
@@ -29,7 +31,7 @@ def with_sound(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def split(tmp_path_factory: pytest.TempPathFactory, with_sound: Path) -> Path:
     folder = tmp_path_factory.mktemp("split") / "frames"
-    run_cli("tools", "video", "split", "-i", with_sound, "-o", folder, check=True)
+    assert_quiet(run_cli("tools", "video", "split", "-i", with_sound, "-o", folder, check=True).stderr)
     return folder
 
 

@@ -14,9 +14,11 @@ import pytest
 from lib.image import SYNTHETIC_KEY, png_text, read_image
 from lib.model.swapper import load_swapper
 from lib.training.checkpoint import read_state
-from tests.conftest import ROOT, assert_one_line_error, run_cli
+from scripts.console import NATIVE_LOG
+from tests.conftest import ROOT, assert_one_line_error, assert_quiet, run_cli
 from tests.model import extracted_faces, still_faces
 
+pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
 SMALL = ("--model", "lightweight", "--batch-size", "2", "--seed", "1")
 
 
@@ -25,6 +27,27 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return extracted_faces(tmp_path_factory, "A"), extracted_faces(tmp_path_factory, "B")
 
 
+
+
+def test_same_faces_for_both_people_are_refused(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[0], "-m", tmp_path / "model"),
+                          "-A and -B are the same folder")
+    copy = tmp_path / "copy_of_a"
+    copy.mkdir()
+    for path in sorted(faces[0].iterdir())[:20]:
+        (copy / path.name).write_bytes(path.read_bytes())
+    assert_one_line_error(run_cli("train", "-A", faces[0], "-B", copy, "-m", tmp_path / "model"),
+                          "hold the same faces", "20 of the 20")
+    assert not (tmp_path / "model").exists()
+
+
+def test_minutes_bound_the_run_and_debug_shows_tensorflow(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    result = run_cli("-v", "train", "-A", faces[0], "-B", faces[1], "-m", tmp_path / "model", *SMALL,
+                     "--minutes", "0.05", "--preview-every", "0")
+    assert result.returncode == 0, result.stderr
+    assert "this run (--minutes)" in result.stderr
+    # train turns oneDNN on, and TensorFlow says so in its own log format: shown under -v only.
+    assert any(NATIVE_LOG.match(line.encode()) for line in result.stderr.splitlines()), result.stderr[-2000:]
 
 
 def _state(model_dir: Path) -> dict:
@@ -37,7 +60,9 @@ def test_train_then_resume(faces: tuple[Path, Path], tmp_path: Path) -> None:
                     "--iterations", "10", "--save-every", "10", "--preview-every", "10", "--timelapse-every", "5",
                     "--snapshot-every", "10")
     assert first.returncode == 0, first.stderr
-    assert "saved at iteration 10" in first.stderr
+    assert "saved at iteration 10" in first.stderr and "iterations: 10 this run (--iterations), 10 in total" \
+        in first.stderr
+    assert_quiet(first.stderr)
     state = _state(model)
     assert (state["iteration"], state["model"], state["config"]["learn_mask"]) == (10, "lightweight", True)
     preview = read_image(model / "preview.png")
@@ -51,7 +76,9 @@ def test_train_then_resume(faces: tuple[Path, Path], tmp_path: Path) -> None:
     second = run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--iterations", "2",
                      "--learning-rate", "1e-4", "--preview-every", "0")
     assert second.returncode == 0, second.stderr
+    # --iterations counts from where the model left off (as deepfakes/faceswap): 10 + 2.
     assert "resuming at iteration 10" in second.stderr and "saved at iteration 12" in second.stderr
+    assert "iterations: 2 this run (--iterations), 12 in total" in second.stderr
     resumed = _state(model)
     assert resumed["iteration"] == 12 and resumed["config"] == state["config"]
     assert resumed["training"]["learning_rate"] == 1e-4 and resumed["training"]["batch_size"] == 2

@@ -17,7 +17,7 @@ from lib.errors import FaceswapError
 from lib.evaluation.held_out import HeldOutFaces, load_held_out, pick_evenly
 from lib.evaluation.measure import FaceMeasurer
 from lib.evaluation.report import finite
-from lib.evaluation.scores import PSNR_CAP, RECONSTRUCTIONS, SWAPS, score_faces, score_video
+from lib.evaluation.scores import PSNR_CAP, SOURCE_SIDE, score_faces, score_video
 from lib.facefile import read_face_meta
 from lib.masks import hull_mask
 from lib.metrics import mirror_landmarks
@@ -49,10 +49,9 @@ def swapped(image: Frame, landmarks: Landmarks, output: Callable[[Face], Face] |
 def swap_all(faces: dict[str, HeldOutFaces], output: dict[str, Callable[[Face], Face] | None]
              ) -> dict[str, list[SwappedFrame]]:
     """Every direction's faces swapped with that direction's output (a missing direction: unchanged)."""
-    sides = {**{direction: pair[0] for direction, pair in SWAPS.items()}, **RECONSTRUCTIONS}
     return {direction: [swapped(image, points, output.get(direction))
                         for image, points in zip(faces[side].images, faces[side].landmarks)]
-            for direction, side in sides.items()}
+            for direction, side in SOURCE_SIDE.items()}
 
 
 def brighter(crop: Face) -> Face:

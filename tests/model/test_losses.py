@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lib.errors import FaceswapError
 from lib import metrics
+from lib.errors import FaceswapError
 from lib.model import loss_spec, losses
 from lib.training.faces import load_faces
 from lib.training.feed import Feed, FeedOptions

@@ -75,7 +75,8 @@ def test_sizes_are_checked() -> None:
     assert load_plugin(REGISTRY, "model", "residual")(ModelOptions()).size == 128
 
 
-@pytest.mark.parametrize("name", sorted(OVERFIT))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name != "lightweight" else [])
+                                  for name in sorted(OVERFIT)])  # the fast tier trains the small model only
 def test_a_few_steps_on_one_batch_cut_the_loss(name: str, sets: tuple[FaceSet, FaceSet]) -> None:
     batch_size, steps, learning_rate = OVERFIT[name]
     keras.utils.set_random_seed(1)

@@ -109,13 +109,16 @@ def reset_peak_rss() -> bool:
     return True
 
 
-def make_video(source: Path, dest: Path, *, size: tuple[int, int] | None = None,
-               frames: int | None = None) -> Path:
-    """Re-encode a video with ffmpeg (H.264, near-lossless), scaled to size (w, h) and/or cut to its first
-    frames; for benches only, so the test media stay as they are."""
+def make_video(source: Path, dest: Path, *, size: tuple[int, int] | None = None, frames: int | None = None,
+               start: int = 0) -> Path:
+    """Re-encode a video with ffmpeg (H.264, near-lossless), scaled to size (w, h) and/or cut to `frames` frames
+    from frame `start` (exact: frames are counted, not seeked by time); for benches only, so the test media stay
+    as they are."""
     command = [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(source)]
-    if size is not None:
-        command += ["-vf", f"scale={size[0]}:{size[1]}"]
+    filters = [f"select=gte(n\\,{start}),setpts=N/FRAME_RATE/TB"] if start else []
+    filters += [f"scale={size[0]}:{size[1]}"] if size is not None else []
+    if filters:
+        command += ["-vf", ",".join(filters)]
     if frames is not None:
         command += ["-frames:v", str(frames)]
     command += ["-an", "-c:v", "libx264", "-crf", "16", "-preset", "fast", "-pix_fmt", "yuv420p", str(dest)]

@@ -21,6 +21,9 @@ from lib.errors import FaceswapError, check_range
 from lib.types import Face, Frame, Landmarks, Mask, Matrix
 
 ALIGNED_SIZE = 256  # the aligned-face size the coverage crop is defined on (the contract with train)
+# Every mask fades to nothing over this share of the crop at the crop's border, so that the crop's straight edge
+# never shows in the frame, whatever the mask (the face hull reaches past a 0.6-coverage crop at the forehead).
+BORDER_FADE = 0.125
 
 
 class SwapModel(Protocol):
@@ -65,10 +68,11 @@ class SwapOptions:
         check_range("faces per model call", self.batch_size, 1, 256)
 
     def mask_for(self, model: SwapModel) -> str:
-        """The mask plugin's name once 'auto' is resolved for this model."""
+        """The mask plugin's name once 'auto' is resolved for this model: the learned mask inside the face hull
+        when the model learned one, else the hull."""
         if self.mask != "auto":
             return self.mask
-        return "learned" if model.has_mask else "hull"
+        return "learned-hull" if model.has_mask else "hull"
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +118,15 @@ def crop_face(frame: Frame, matrix: Matrix, size: int) -> Face:
     return np.asarray(cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA), np.uint8)
 
 
+def border_fade(size: int, width: float) -> Mask:
+    """1 inside, falling smoothly (smoothstep) to 0 at the edges of a size x size crop over `width` pixels.
+    float32 (size, size)."""
+    distance = np.minimum(np.arange(size), np.arange(size)[::-1]) + 0.5  # to the nearest edge, pixel centres
+    ramp = np.clip(distance / max(width, 1e-6), 0.0, 1.0)
+    ramp = ramp * ramp * (3 - 2 * ramp)
+    return np.asarray(np.minimum.outer(ramp, ramp), np.float32)
+
+
 class FaceSwapper:
     """Crops every face of a group of frames, swaps them in as few model calls as possible, and pastes them
     back. The model is called on batches of exactly options.batch_size faces (the last padded with black), so
@@ -133,6 +146,7 @@ class FaceSwapper:
         self.coverage = float(model.coverage)
         self.erosion = options.erosion / 100 * self.size
         self.blur = options.blur / 100 * self.size
+        self.border = border_fade(self.size, BORDER_FADE * self.size)
         self.timings = {"crop": 0.0, "model": 0.0, "paste": 0.0}
 
     def matrix(self, landmarks: Landmarks) -> Matrix:
@@ -174,7 +188,7 @@ class FaceSwapper:
             mask = erode_mask(mask, self.erosion)
             face = self.color.adjust(outputs[job], crops[job], mask)
             face = sharpen(face, self.options.sharpen)
-            pasted = feather_mask(mask, self.blur)
+            pasted = feather_mask(mask * self.border, self.blur)
             images[index] = paste_face(images[index], face, pasted, matrix, self.blend)
             results[index].append(SwappedFace(crops[job], outputs[job], face, pasted, matrix))
         self.timings["crop"] += after_crop - start

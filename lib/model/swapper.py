@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from lib.errors import FaceswapError
-from lib.training.checkpoint import load_models, read_state
+from lib.training.checkpoint import ModelConfig, load_models, read_state
 
 # a2a and b2b reconstruct a face as its own person (evaluate's reconstruction scores, previews).
 DIRECTIONS = {"a2b": "decoder_b", "b2a": "decoder_a", "a2a": "decoder_a", "b2b": "decoder_b"}
@@ -16,22 +16,19 @@ BATCH = 64
 
 
 class Swapper:
-    """The encoder and both decoders of a model folder, loaded with Keras safe_mode."""
+    """A model's encoder and both decoders, with what its config says of them: loaded from a model folder
+    (load_swapper), or the live models of a training run (the held-out check during training)."""
 
-    def __init__(self, model_dir: Path, batch_size: int = BATCH) -> None:
-        state = read_state(Path(model_dir))
-        if state is None:
-            raise FaceswapError(f"{model_dir} holds no trained model: train one with `faceswap.py train -m "
-                                f"{model_dir}` first")
-        self.model_name: str = state.config.model
-        self.input_size: int = state.config.size
-        self.coverage: float = state.config.coverage
-        self.has_mask: bool = state.config.learn_mask
-        self.iteration: int = state.iteration
+    def __init__(self, encoder: Any, decoder_a: Any, decoder_b: Any, config: ModelConfig, *, iteration: int,
+                 batch_size: int = BATCH) -> None:
+        self.model_name: str = config.model
+        self.input_size: int = config.size
+        self.coverage: float = config.coverage
+        self.has_mask: bool = config.learn_mask
+        self.iteration = iteration
         self.batch_size = batch_size
-        models = load_models(Path(model_dir), state, ("encoder", "decoder_a", "decoder_b"))
-        self._encoder = models["encoder"]
-        self._decoders = {"decoder_a": models["decoder_a"], "decoder_b": models["decoder_b"]}
+        self._encoder = encoder
+        self._decoders = {"decoder_a": decoder_a, "decoder_b": decoder_b}
         self._functions: dict[str, Any] = {}
 
     def _function(self, decoder_name: str) -> Any:
@@ -71,5 +68,11 @@ class Swapper:
 
 
 def load_swapper(model_dir: Path) -> Swapper:
-    """Load the model in model_dir for swapping; FaceswapError (one line) when it cannot."""
-    return Swapper(Path(model_dir))
+    """The model in model_dir, loaded with Keras safe_mode; FaceswapError (one line) when it cannot."""
+    state = read_state(Path(model_dir))
+    if state is None:
+        raise FaceswapError(f"{model_dir} holds no trained model: train one with `faceswap.py train -m "
+                            f"{model_dir}` first")
+    models = load_models(Path(model_dir), state, ("encoder", "decoder_a", "decoder_b"))
+    return Swapper(models["encoder"], models["decoder_a"], models["decoder_b"], state.config,
+                   iteration=state.iteration)

@@ -30,7 +30,9 @@ SCHEMA = "faceswap-model"
 VERSION = 1
 STATE = "state.json"
 SNAPSHOTS = "snapshots"
-OURS = {STATE, SNAPSHOTS, "preview.png", "timelapse", "logs"}  # what a model folder may hold besides ckpt-*
+BEST = "best"
+# What a model folder may hold besides ckpt-*: the held-out history and its curves, the best checkpoint's copy.
+OURS = {STATE, SNAPSHOTS, BEST, "preview.png", "timelapse", "logs", "curves.json", "curves.png", "evaluation"}
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,7 @@ def save_checkpoint(model_dir: Path, trainer: Trainer, *, config: ModelConfig, t
             raise FaceswapError(f"saving {model_dir} at iteration {iteration} failed ({err}); {last}") from err
     _prune(model_dir, keep={state.checkpoint, previous.checkpoint if previous else ""})
     if snapshot:
-        _snapshot(model_dir, state)
+        keep_copy(model_dir, state, model_dir / SNAPSHOTS / str(state.iteration))
     return state
 
 
@@ -241,12 +243,11 @@ def _prune(model_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _snapshot(model_dir: Path, state: State) -> None:
-    """A kept copy snapshots/<iteration>/ (its own state.json and the checkpoint's files, hard-linked:
-    checkpoint files are never changed once written)."""
+def keep_copy(model_dir: Path, state: State, dest: Path) -> None:
+    """A model folder of its own at dest (snapshots/<iteration>, best): its state.json and the checkpoint's files,
+    hard-linked (checkpoint files are never changed once written); replaces what dest held, atomically."""
     source = model_dir / state.checkpoint
-    dest = model_dir / SNAPSHOTS / str(state.iteration)
-    temp = model_dir / SNAPSHOTS / f".{state.iteration}.partial"
+    temp = dest.with_name(f".{dest.name}.partial")
     shutil.rmtree(temp, ignore_errors=True)
     (temp / state.checkpoint).mkdir(parents=True)
     for name in state.files:

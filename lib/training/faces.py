@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,12 +108,13 @@ def _choose_landmarks(good: list[_Read], folder: Path, skipped: Counter[str]) ->
     return [_Read(r.name, r.image) for r in good]
 
 
-def shared_faces(first: FaceSet, second: FaceSet) -> int:
-    """How many faces of second are pixel for pixel faces of first (the same files given twice)."""
-    if first.size != second.size:
-        return 0
-    seen = {hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in first.images}
-    return sum(hashlib.blake2b(image.tobytes(), digest_size=16).digest() in seen for image in second.images)
+def shared_faces(first: FaceSet, images: Sequence[np.ndarray] | np.ndarray) -> int:
+    """How many of images are pixel for pixel faces of first (the same files given twice)."""
+    def digest(image: np.ndarray) -> bytes:
+        return hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+
+    seen = {digest(image) for image in first.images}
+    return sum(image.shape == first.images.shape[1:] and digest(image) in seen for image in images)
 
 
 def load_faces(folder: Path, size: int | None = None, max_bytes: int = MAX_CACHE_BYTES) -> FaceSet:

@@ -1,26 +1,30 @@
-"""TensorBoard event files for a training run, written without the tensorboard package (only viewing needs it)."""
+"""TensorBoard event files for a training run in MODEL/logs: losses, speed and held-out metrics as scalars, the
+preview grid as an image. `tensorboard --logdir MODEL/logs` shows the run live."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 
-class ScalarLog:
-    """Scalars (losses, speed) per iteration in MODEL_DIR/logs, as tf.summary.scalar writes them."""
+class TrainingLog:
+    """Writes scalars and images by iteration; flushed after every write so a watching TensorBoard keeps up."""
 
     def __init__(self, folder: Path) -> None:
         self._writer = tf.summary.create_file_writer(str(folder))
-        # tf.summary.write with the scalars plugin's tag is what tf.summary.scalar writes, without importing
-        # the tensorboard package.
-        plugin = summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-        self._metadata = summary_pb2.SummaryMetadata(plugin_data=plugin)
 
-    def write(self, step: int, scalars: dict[str, float]) -> None:
+    def scalars(self, step: int, values: dict[str, float | None]) -> None:
         with self._writer.as_default(step=step):
-            for name, value in scalars.items():
-                tf.summary.write(name, tf.constant(value, tf.float32), metadata=self._metadata)
+            for name, value in values.items():
+                if value is not None:
+                    tf.summary.scalar(name, float(value))
+        self._writer.flush()
+
+    def image(self, step: int, name: str, image: np.ndarray) -> None:
+        """A BGR uint8 image (H, W, 3)."""
+        with self._writer.as_default(step=step):
+            tf.summary.image(name, np.ascontiguousarray(image[None, ..., ::-1]))
         self._writer.flush()
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ BOUNDS = {  # option -> (lowest, highest) allowed
     "learning_rate": (1e-7, 0.1), "clip_norm": (0.0, 1e6), "color_match": (0.0, 1.0), "motion_blur": (0.0, 1.0),
     "iterations": (1, 10**9), "minutes": (0.01, 10**7), "save_every": (1, 10**9), "snapshot_every": (0, 10**9),
     "preview_every": (0, 10**9), "timelapse_every": (0, 10**9), "workers": (1, 64), "seed": (0, 2**32 - 1),
-    "size": (16, 1024),
+    "size": (16, 1024), "eval_every": (1, 10**9), "eval_faces": (2, 10**5), "stop_after_plateau": (1, 10**6),
 }
 
 
@@ -77,6 +77,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="write preview.png every N iterations, 0 for never (default: 100)")
     session.add_argument("--timelapse-every", type=int, default=0,
                          help="write timelapse/<iteration>.png on fixed faces every N iterations (default: never)")
+    held = parser.add_argument_group("held-out evaluation while training (faces of A and B from extract that "
+                                     "training never sees: other frames, another recording)")
+    held.add_argument("--holdout-A", dest="holdout_a", type=Path, default=None, help="held-out faces of person A")
+    held.add_argument("--holdout-B", dest="holdout_b", type=Path, default=None, help="held-out faces of person B")
+    held.add_argument("--eval-every", type=int, default=500,
+                      help="score the model on the held-out faces every N iterations, keep the best in best/ "
+                           "(default: 500)")
+    held.add_argument("--eval-faces", type=int, default=24,
+                      help="held-out faces per side scored each time, evenly spaced (default: 24)")
+    held.add_argument("--stop-after-plateau", type=int, default=None, metavar="K",
+                      help="stop when the held-out score has not improved for K evaluations (default: never)")
     session.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
                          help="mixed float16 on a GPU, bfloat16 on a CPU (default: on only on a CPU with "
                               "native bfloat16, where it is faster)")
@@ -118,10 +129,20 @@ class Config:
     distributed: bool = False
     workers: int | None = None
     seed: int | None = None
+    holdout_a: Path | None = None
+    holdout_b: Path | None = None
+    eval_every: int = 500
+    eval_faces: int = 24
+    stop_after_plateau: int | None = None
 
     def __post_init__(self) -> None:
         for name, (low, high) in BOUNDS.items():
             check_range("--" + name.replace("_", "-"), getattr(self, name), low, high)
+        if (self.holdout_a is None) != (self.holdout_b is None):
+            raise FaceswapError("give held-out faces of both people: --holdout-A and --holdout-B")
+        if self.stop_after_plateau is not None and self.holdout_a is None:
+            raise FaceswapError("--stop-after-plateau needs held-out faces to score: give --holdout-A and "
+                                "--holdout-B")
         if self.loss is not None:
             try:
                 parse_loss(self.loss)

@@ -14,10 +14,13 @@ import numpy as np
 
 from lib.errors import FaceswapError
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
-from lib.training.checkpoint import ModelConfig, State, TrainingConfig, save_checkpoint
+from lib.model.swapper import Swapper
+from lib.training.checkpoint import BEST, ModelConfig, State, TrainingConfig, keep_copy, save_checkpoint
+from lib.training.curves import Curves, heldout_numbers
 from lib.training.feed import Feed
+from lib.training.heldout import HeldOutCheck
 from lib.training.preview import preview_grid
-from lib.training.tensorboard import ScalarLog
+from lib.training.tensorboard import TrainingLog
 from lib.training.trainer import Trainer
 from scripts.progress import progress as show_progress
 from scripts.train.args import Config
@@ -43,8 +46,8 @@ class StopFlag:
             signal.signal(number, handler)
 
     def _handle(self, number: int, frame: Any) -> None:
+        # No logging here: the signal may land in the middle of a write to stderr. The loop says it.
         self.signal = signal.Signals(number).name
-        log.info("%s: stopping after this step and saving (again to stop at once)", self.signal)
         for other, handler in self._previous.items():
             signal.signal(other, handler)
 
@@ -60,6 +63,7 @@ class Summary:
     rate: float = 0.0  # EGs/s over the run's steps
     losses: dict[str, float] = field(default_factory=dict)
     stopped_by: str = "--iterations"
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         done = self.iteration - self.start
@@ -68,7 +72,7 @@ class Summary:
                 f"{self.seconds / 60:.1f} min at {self.rate:.1f} EGs/s",
                 f"last losses: {losses or '-'}",
                 f"saved at iteration {self.iteration}: {self.model_dir / f'ckpt-{self.iteration}'} (train again "
-                "with the same -m to go on)"]
+                "with the same -m to go on)", *self.notes]
 
 
 class Loop:
@@ -79,13 +83,23 @@ class Loop:
     LOG_EVERY = 10  # iterations between TensorBoard points
 
     def __init__(self, cfg: Config, trainer: Trainer, config: ModelConfig, training: TrainingConfig, feed: Feed, *,
-                 step: Any, state: State | None) -> None:
+                 step: Any, state: State | None, check: HeldOutCheck | None = None) -> None:
         self.cfg, self.trainer, self.config, self.training, self.feed, self.step = (
             cfg, trainer, config, training, feed, step)
         self.model_dir = cfg.model_dir
         self.state = state
         self.iteration = state.iteration if state else 0
         self.preview_faces: dict[str, np.ndarray] | None = None
+        self.check = check
+        self.curves = Curves(self.model_dir, up_to=self.iteration)
+        scores = [point["score"] for point in self.curves.heldout if point["score"] is not None]
+        self.best = min(scores) if scores else math.inf  # the held-out score of best/ (lower is better)
+        self.since_best = 0  # evaluations since the score last improved
+        self.eval_seconds = 0.0
+        self.log: TrainingLog | None = None
+        # The live models, as convert would load them from a save: the held-out check swaps through these.
+        self.swapper = Swapper(trainer.encoder, trainer.decoder_a, trainer.decoder_b, config,
+                               iteration=self.iteration)
 
     def run(self, batches: Any) -> Summary:
         """Train; returns what the run did (its last save is at summary.iteration)."""
@@ -99,7 +113,7 @@ class Loop:
         times: deque[float] = deque(maxlen=20)
         smooth: dict[str, float] = {}
         self.model_dir.mkdir(parents=True, exist_ok=True)
-        scalars = ScalarLog(self.model_dir / "logs")
+        self.log = TrainingLog(self.model_dir / "logs")
         progress = show_progress(cfg.iterations, "train", "it", leave=False)
         try:
             with StopFlag() as stop:
@@ -120,15 +134,22 @@ class Loop:
                     rate = faces_per_step * len(times) / sum(times)
                     progress.set_postfix_str(self._status(smooth, rate), refresh=False)
                     progress.update(1)
-                    self._periodic(scalars, rate)
+                    if self._periodic(rate):
+                        summary.stopped_by = f"--stop-after-plateau: no better held-out score in " \
+                                             f"{cfg.stop_after_plateau} evaluations"
+                        break
                 if stop.signal is not None:
                     summary.stopped_by = stop.signal
+                    log.info("%s: stopped after this step; saving (again to stop at once)", stop.signal)
+            self._save()
+            if cfg.preview_every:
+                self._write_preview()
         finally:
             progress.close()
-            scalars.close()
-        self._save()
-        if cfg.preview_every:
-            self._write_preview()
+            self.log.close()
+        if self.check is not None and self.eval_seconds:
+            summary.notes.append(f"held-out evaluations took {self.eval_seconds / 60:.1f} min; the best score "
+                                 f"{self.best:.3f} is in {self.model_dir / BEST}")
         steps = self.iteration - summary.start
         summary.iteration, summary.seconds, summary.losses = self.iteration, time.monotonic() - began_run, smooth
         summary.rate = faces_per_step * steps / summary.seconds if steps and summary.seconds > 0 else 0.0
@@ -152,10 +173,14 @@ class Loop:
         return (f"the loss is not finite at iteration {self.iteration + 1} ({bad}): training stopped without "
                 f"saving these weights; {kept}. Resume with a lower --learning-rate or --clip-norm")
 
-    def _periodic(self, scalars: ScalarLog, rate: float) -> None:
+    def _periodic(self, rate: float) -> bool:
+        """Logs, saves, previews and held-out evaluations due at this iteration; True to stop (a plateau)."""
         cfg, it = self.cfg, self.iteration
+        assert self.log is not None
         if it % self.LOG_EVERY == 0:
-            scalars.write(it, {**self.trainer.read_metrics(), "egs_per_second": rate})
+            losses = self.trainer.read_metrics()
+            self.log.scalars(it, {**losses, "egs_per_second": rate})
+            self.curves.add_losses(it, losses)
         if it % cfg.save_every == 0:
             self._save(snapshot=bool(cfg.snapshot_every) and it % cfg.snapshot_every == 0)
         elif cfg.snapshot_every and it % cfg.snapshot_every == 0:
@@ -167,6 +192,43 @@ class Loop:
             if timelapse:
                 (self.model_dir / "timelapse").mkdir(exist_ok=True)
                 write_png(self.model_dir / "timelapse" / f"{it:08d}.png", grid, text=SYNTHETIC_PNG_TEXT)
+        if self.check is not None and it % cfg.eval_every == 0:
+            return self._evaluate()
+        return False
+
+    def _evaluate(self) -> bool:
+        """Score the model on the held-out faces now; keep it in best/ when the score improved. True when
+        --stop-after-plateau evaluations have passed without improvement."""
+        assert self.check is not None and self.log is not None
+        began = time.perf_counter()
+        self.swapper.iteration = self.iteration
+        report = self.check.evaluate(self.swapper)
+        numbers = heldout_numbers(report)
+        self.curves.add_heldout(self.iteration, report)
+        self.curves.save()
+        self.log.scalars(self.iteration, {f"heldout/{direction}/{name}": value for direction in ("a2b", "b2a")
+                                          for name, value in numbers[direction].items()}
+                         | {f"heldout/ssim_{key}": value for key, value in numbers["ssim"].items()}
+                         | {"heldout/score": numbers["score"]})
+        score = report["score"]
+        improved = score is not None and score < self.best
+        if improved:
+            self.best, self.since_best = score, 0
+            self._save()
+            assert self.state is not None
+            keep_copy(self.model_dir, self.state, self.model_dir / BEST)
+        else:
+            self.since_best += 1
+        self.eval_seconds += time.perf_counter() - began
+        a2b, b2a = numbers["a2b"], numbers["b2a"]
+        log.info("held-out at %d: distance to target %s / %s, yaw error %s / %s, pitch error %s / %s, face NME "
+                 "%s / %s (A->B / B->A), SSIM %s / %s; score %s%s (%.0f s)", self.iteration,
+                 a2b["distance_to_target"], b2a["distance_to_target"], a2b["yaw_error"], b2a["yaw_error"],
+                 a2b["pitch_error"], b2a["pitch_error"], a2b["face_nme"], b2a["face_nme"], numbers["ssim"]["a2a"],
+                 numbers["ssim"]["b2b"], score, ", the best so far: kept in best/" if improved else "",
+                 time.perf_counter() - began)
+        plateau = self.cfg.stop_after_plateau
+        return plateau is not None and self.since_best >= plateau
 
     def _preview(self) -> np.ndarray:
         if self.preview_faces is None:
@@ -174,9 +236,14 @@ class Loop:
         return preview_grid(self.trainer, self.preview_faces)
 
     def _write_preview(self) -> np.ndarray:
-        """preview.png in the model folder, as the model is now; returns the grid."""
+        """preview.png and curves.png in the model folder, as the model is now, and the preview in TensorBoard;
+        returns the grid."""
         grid = self._preview()
         write_png(self.model_dir / "preview.png", grid, text=SYNTHETIC_PNG_TEXT)
+        self.curves.save()
+        write_png(self.model_dir / "curves.png", self.curves.plot())
+        if self.log is not None:
+            self.log.image(self.iteration, "preview", grid)
         return grid
 
     def _save(self, snapshot: bool = False) -> None:

@@ -11,12 +11,18 @@ import keras
 import tensorflow as tf
 
 from lib.errors import FaceswapError
+from lib.evaluation.measure import FaceMeasurer
 from lib.model.loss_spec import DEFAULT_LOSS, format_loss, parse_loss
 from lib.model.parts import ModelOptions
+from lib.swap import SwapOptions
 from lib.training.checkpoint import ModelConfig, State, TrainingConfig, load_trainer_state, read_state
 from lib.training.faces import FaceSet, load_faces, shared_faces
 from lib.training.feed import Feed, FeedOptions
+from lib.training.heldout import HeldOutCheck
 from lib.training.trainer import LossOptions, Trainer, cpu_has_bf16, make_strategy, precision_policy
+from plugins.convert import load_face_swapper
+from plugins.extract.align import AlignOptions
+from plugins.extract.align.dlib68 import Dlib68Aligner
 from plugins.registry import load_plugin
 from plugins.train.model import REGISTRY
 from scripts.common import check_can_create
@@ -67,7 +73,7 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
 
 def _check_two_people(faces_a: FaceSet, faces_b: FaceSet, cfg: Config) -> None:
     """Refuse the same faces given as both people; warn when some faces are in both folders."""
-    shared = shared_faces(faces_a, faces_b)
+    shared = shared_faces(faces_a, faces_b.images)
     if shared * 2 >= len(faces_b):
         raise FaceswapError(f"-A and -B hold the same faces ({shared} of the {len(faces_b)} faces in "
                             f"{cfg.input_b} are also in {cfg.input_a}): give each person's own faces")
@@ -123,8 +129,27 @@ def run(cfg: Config) -> Summary:
              ", GAN" if config.gan else "", len(faces_a), len(faces_b), training.batch_size, policy,
              f", {replicas} devices" if replicas > 1 else "", cfg.model_dir,
              f"resuming at iteration {start}" if state else "new model")
-    loop = Loop(cfg, trainer, config, training, feed, step=trainer.make_step_function(strategy), state=state)
+    check = _heldout_check(cfg, faces_a, faces_b)
+    loop = Loop(cfg, trainer, config, training, feed, step=trainer.make_step_function(strategy), state=state,
+                check=check)
     return loop.run(iter(dataset))
+
+
+def _heldout_check(cfg: Config, faces_a: FaceSet, faces_b: FaceSet) -> HeldOutCheck | None:
+    """--holdout-A/-B: the held-out faces, measured once, refused when training also sees them."""
+    if cfg.holdout_a is None or cfg.holdout_b is None:
+        return None
+    check = HeldOutCheck(cfg.holdout_a, cfg.holdout_b, cfg.eval_faces, FaceMeasurer(Dlib68Aligner(AlignOptions())),
+                         lambda model: load_face_swapper(model, SwapOptions()))
+    for side, flag, trained, folder in (("A", "--holdout-A", faces_a, cfg.input_a),
+                                        ("B", "--holdout-B", faces_b, cfg.input_b)):
+        shared = shared_faces(trained, check.faces[side].images)
+        if shared:
+            raise FaceswapError(f"{flag}: {shared} of its faces are also in {folder}: held-out faces must be "
+                                "faces the model never trains on")
+    log.info("held-out faces: %d of A, %d of B, scored every %d iterations", len(check.faces["A"]),
+             len(check.faces["B"]), cfg.eval_every)
+    return check
 
 
 def _build(cfg: Config, values: dict[str, Any], training: TrainingConfig, state: State | None,

@@ -203,3 +203,64 @@ def test_non_finite_loss_stops_without_saving(faces: tuple[Path, Path], tmp_path
     assert "the last good save (iteration 5) is kept" in message
     assert read_state(model) == saved
     assert sorted(p.name for p in model.iterdir() if p.name.startswith("ckpt-")) == ["ckpt-5"]
+
+
+@pytest.fixture(scope="module")
+def split_faces(faces: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each side's 25 real faces, every third one held out of training: train_A, held_A, train_B, held_B."""
+    root = tmp_path_factory.mktemp("split")
+    folders = {name: root / name for name in ("train_A", "held_A", "train_B", "held_B")}
+    for folder in folders.values():
+        folder.mkdir()
+    for side, source in zip("AB", faces):
+        for index, path in enumerate(sorted(source.glob("*.png"))):
+            target = folders[f"held_{side}" if index % 3 == 2 else f"train_{side}"]
+            (target / path.name).write_bytes(path.read_bytes())
+    return folders
+
+
+def test_heldout_evaluation_keeps_the_best_and_stops_on_a_plateau(split_faces: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    result = run_cli("train", "-A", split_faces["train_A"], "-B", split_faces["train_B"], "-m", model, *SMALL,
+                     "--learn-mask", "--holdout-A", split_faces["held_A"], "--holdout-B", split_faces["held_B"],
+                     "--eval-every", "1", "--eval-faces", "3", "--stop-after-plateau", "1", "--iterations", "30",
+                     "--preview-every", "2")
+    assert result.returncode == 0, result.stderr
+    assert_quiet(result.stderr)
+    assert "held-out faces: 3 of A, 3 of B" in result.stderr and "held-out at 1:" in result.stderr
+    curves = json.loads((model / "curves.json").read_text())
+    points = curves["heldout"]
+    scores = [point["score"] for point in points]
+    assert 2 <= len(points) < 30 and all(score is not None for score in scores)
+    # It stopped at the first evaluation that did not beat the best one before it.
+    assert scores[-1] >= min(scores[:-1]) and all(b < a for a, b in zip(scores[:-2], scores[1:-1]))
+    assert "--stop-after-plateau" in result.stderr
+    best = read_state(model / "best")
+    assert best is not None and best.iteration == points[scores.index(min(scores))]["iteration"]
+    assert (model / "curves.png").is_file() and read_image(model / "curves.png").shape[0] > 200
+    events = b"".join(p.read_bytes() for p in (model / "logs").iterdir())
+    assert b"heldout/a2b/distance_to_target" in events and b"heldout/score" in events and b"preview" in events
+
+    # evaluate gives the numbers training logged, for the same checkpoint and faces.
+    report_dir = tmp_path / "report"
+    run_cli("evaluate", "-m", model / "best", "-A", split_faces["held_A"], "-B", split_faces["held_B"],
+            "--max-faces", "3", "-o", report_dir, check=True)
+    report = json.loads((report_dir / "report.json").read_text())
+    logged = points[scores.index(min(scores))]
+    for direction in ("a2b", "b2a"):
+        assert report[direction]["identity"]["to_target"] == pytest.approx(logged[direction]["distance_to_target"],
+                                                                            abs=1e-3)
+        assert report[direction]["pose_error_degrees"]["yaw"] == pytest.approx(logged[direction]["yaw_error"],
+                                                                                abs=0.05)
+        assert report[direction]["expression_nme"]["face"] == pytest.approx(logged[direction]["face_nme"],
+                                                                             abs=1e-3)
+    assert report["a2a"]["ssim"] == pytest.approx(logged["ssim"]["a2a"], abs=1e-3)
+
+
+def test_heldout_faces_that_training_sees_are_refused(split_faces: dict[str, Path], tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("train", "-A", split_faces["train_A"], "-B", split_faces["train_B"], "-m",
+                                  tmp_path / "model", "--holdout-A", split_faces["train_A"], "--holdout-B",
+                                  split_faces["held_B"]), "--holdout-A", "never trains on")
+    assert_one_line_error(run_cli("train", "-A", split_faces["train_A"], "-B", split_faces["train_B"], "-m",
+                                  tmp_path / "model", "--holdout-A", split_faces["held_A"]), "--holdout-B")

@@ -5,6 +5,7 @@ applied afterwards, the same for every plugin (lib/blend.py)."""
 from __future__ import annotations
 
 REGISTRY = {
+    "learned-hull": "plugins.convert.mask.learned_hull:LearnedHullMask",
     "learned": "plugins.convert.mask.learned:LearnedMask",
     "hull": "plugins.convert.mask.hull:HullMask",
     "none": "plugins.convert.mask.none:NoMask",

@@ -1,0 +1,242 @@
+"""Benchmark swap quality against training time: train a recipe from scratch on the faces of two people for a
+wall-clock budget, score snapshots at fixed times on held-out faces with evaluate's own code, and write the curves.
+
+    python -m bench.quality [--train-a DIR --train-b DIR --holdout-a DIR --holdout-b DIR] [--media DIR]
+                            [--minutes 30] [--at 5 10 20 30] [--recipe NAME ...] [--max-faces N] --out OUT
+
+Without the folders the faces come from the longer videos of bench/fetch-media.sh (fetched into --media when
+missing), extracted once with dlib HOG and cached: A = franck.mp4, frames 0-2999 (every 8th) to train and
+3000-4799 (every 20th) held out; B = cap12.mp4, frames 0-999 (every 2nd) to train and 1000-1336 (every 4th) held
+out. Held-out faces never enter training. Each recipe trains in one folder, in segments ending at the --at times
+(minutes of training, start-up excluded); after each, `evaluate` scores the model on the held-out faces.
+
+Writes OUT/curves.json (every metric per recipe, time and iteration), OUT/curves.png (one panel per metric, a
+line per recipe and direction, targets dashed), OUT/report.json (the last evaluation of the first recipe, in
+evaluate's schema), and per recipe OUT/<recipe>/: the model, eval_<minutes>/{report.json,sheet.png}, and to look
+at, a held-out clip of A converted to B (heldout_A_to_B.mp4) with frames.png (source above swap).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import (
+    ROOT,
+    describe_machine,
+    format_table,
+    machine,
+    make_video,
+    quiet_console,
+    run_faceswap,
+    write_json,
+)
+from lib.evaluation.report import TARGETS, quality_score
+from lib.facefile import read_face_meta
+from lib.image import SYNTHETIC_PNG_TEXT, write_png
+from lib.plots import Series, plot_panels
+from lib.training.curves import heldout_numbers
+from lib.video import VideoReader
+
+DEFAULT_MEDIA = Path(os.environ.get("FACESWAP_MEDIA", "/tmp/faceswap-media"))
+CACHE = Path(tempfile.gettempdir()) / "faceswap-quality-faces"
+# side -> video, --every-n, (first, last, step) to train, (first, last, step) held out
+SPLITS = {"A": ("franck.mp4", 4, (0, 2999, 8), (3000, 4799, 20)),
+          "B": ("cap12.mp4", 2, (0, 999, 2), (1000, 1336, 4))}
+HELD_OUT_CLIP = (3000, 240)  # franck.mp4: first frame and length of the held-out clip converted to look at
+RECIPES: dict[str, dict[str, Any]] = {
+    # What train does with no options but the model and a mask head: the CPU recipe before this benchmark.
+    "lightweight": {"model": "lightweight", "learn_mask": True},
+}
+METRICS = {  # curve panel -> (key in curves.json, target)
+    "distance to target": ("distance_to_target", TARGETS["distance_to_target"]),
+    "retrieval as target": ("retrieval", 0.98),
+    "yaw error (degrees)": ("yaw_error", TARGETS["yaw_error"]),
+    "pitch error (degrees)": ("pitch_error", TARGETS["pitch_error"]),
+    "expression: face NME": ("face_nme", TARGETS["face_nme"]),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n\n")[0])
+    for name in ("train-a", "train-b", "holdout-a", "holdout-b"):
+        parser.add_argument(f"--{name}", type=Path, default=None, help="a folder of faces from extract")
+    parser.add_argument("--media", type=Path, default=DEFAULT_MEDIA,
+                        help=f"folder with franck.mp4 and cap12.mp4 (default: {DEFAULT_MEDIA}; fetched when "
+                             "missing)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget per recipe (default: 30)")
+    parser.add_argument("--at", type=float, nargs="+", default=None,
+                        help="minutes of training at which to evaluate (default: 5 10 20 30 within --minutes)")
+    parser.add_argument("--recipe", nargs="+", default=list(RECIPES), choices=sorted(RECIPES),
+                        help=f"recipes to compare (default: all: {', '.join(RECIPES)})")
+    parser.add_argument("--max-faces", type=int, default=200,
+                        help="held-out faces per side evaluated (default: 200)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for the results (keep it out of the repository)")
+    args = parser.parse_args(argv)
+    folders = [args.train_a, args.train_b, args.holdout_a, args.holdout_b]
+    if any(folders) and not all(folders):
+        parser.error("give all four face folders, or none")
+    args.at = sorted(t for t in (args.at or (5, 10, 20, 30)) if t <= args.minutes) or [args.minutes]
+    if args.at[-1] < args.minutes:
+        args.at.append(args.minutes)
+    return args
+
+
+# --- faces -------------------------------------------------------------------------------------------------------
+
+def _fetch(media: Path) -> None:
+    if not all((media / video).is_file() for video, *_ in SPLITS.values()):
+        subprocess.run(["bash", str(ROOT / "bench" / "fetch-media.sh"), str(media)], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def prepare_faces(media: Path) -> dict[str, Path]:
+    """Training and held-out faces of A and B from the longer videos, extracted once and cached."""
+    folders = {f"{kind}_{side}": CACHE / f"{side}_{kind}" for side in SPLITS for kind in ("train", "held")}
+    if all(folder.is_dir() and any(folder.iterdir()) for folder in folders.values()):
+        return folders
+    _fetch(media)
+    log = CACHE / "extract.log"
+    for side, (video, every_n, train, held) in SPLITS.items():
+        everything = CACHE / f"{side}_all"
+        if not everything.is_dir():
+            run_faceswap("extract", "-i", media / video, "-o", everything, "-p", CACHE / f"{side}_alignments.json",
+                         "-D", "dlib-hog", "--every-n", str(every_n), log=log)
+        for kind, (first, last, step) in (("train", train), ("held", held)):
+            folder = folders[f"{kind}_{side}"]
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            for path in sorted(everything.glob("*.png")):
+                meta = read_face_meta(path)
+                if meta is not None and first <= meta.frame_index <= last and meta.frame_index % step == 0:
+                    os.link(path, folder / path.name)
+    return folders
+
+
+def held_out_clip(media: Path, work: Path) -> tuple[Path, Path]:
+    """A held-out clip of A (franck.mp4 from HELD_OUT_CLIP) and its alignments file."""
+    first, count = HELD_OUT_CLIP
+    clip = CACHE / "franck_heldout.mp4"
+    alignments = CACHE / "franck_heldout_alignments.json"
+    if not alignments.is_file():
+        make_video(media / SPLITS["A"][0], clip, frames=count, start=first)
+        run_faceswap("extract", "-i", clip, "-o", CACHE / "franck_heldout_faces", "-p", alignments, "-D",
+                     "dlib-hog", log=work / "extract.log")
+    return clip, alignments
+
+
+# --- one recipe ------------------------------------------------------------------------------------------------
+
+def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
+    """Train the recipe in segments up to each --at time, evaluating after each; returns the curve points."""
+    from scripts.evaluate.args import Config as EvaluateConfig  # TensorFlow loads here, not for --help
+    from scripts.evaluate.run import run as evaluate
+    from scripts.train.args import Config as TrainConfig
+    from scripts.train.run import run as train
+
+    model = out / name / "model"
+    shutil.rmtree(out / name, ignore_errors=True)
+    points: list[dict[str, Any]] = []
+    trained = 0.0
+    for at in args.at:
+        options = RECIPES[name] if not points else {}
+        summary = train(TrainConfig(input_a=folders["train_A"], input_b=folders["train_B"], model_dir=model,
+                                    minutes=at - trained, preview_every=200, save_every=1000, **options))
+        trained += summary.seconds / 60
+        report = evaluate(EvaluateConfig(model_dir=model, input_a=folders["held_A"], input_b=folders["held_B"],
+                                         max_faces=args.max_faces, output_dir=out / name / f"eval_{at:g}"))
+        report["score"] = quality_score(report)
+        points.append({"recipe": name, "minutes": round(trained, 2), "iteration": summary.iteration,
+                       **heldout_numbers(report)})
+        write_json(out / name / "report.json", report)
+        print(f"{name}: {trained:.1f} min, iteration {summary.iteration}, score {report['score']}", flush=True)
+    return points
+
+
+def look_at(name: str, model: Path, clip: Path, alignments: Path, out: Path) -> None:
+    """The held-out clip converted A to B, and six of its frames, source above swap, to look at."""
+    from scripts.convert.args import Config as ConvertConfig
+    from scripts.convert.run import run as convert
+
+    target = out / name / "heldout_A_to_B.mp4"
+    convert(ConvertConfig(input=clip, output=target, model_dir=model, alignments=alignments, overwrite=True))
+    source = [frame for _, frame in VideoReader(clip)]
+    swapped = [frame for _, frame in VideoReader(target)]
+    picks = np.linspace(0, len(source) - 1, 6).astype(int)
+    sheet = np.vstack([np.hstack([source[i] for i in picks]), np.hstack([swapped[i] for i in picks])])
+    write_png(out / name / "frames.png", sheet, text=SYNTHETIC_PNG_TEXT)
+
+
+# --- the report ------------------------------------------------------------------------------------------------
+
+def curves_image(points: list[dict[str, Any]]) -> np.ndarray:
+    panels: dict[str, Series] = {}
+    targets: dict[str, float] = {}
+    recipes = list(dict.fromkeys(point["recipe"] for point in points))
+    for title, (key, target) in METRICS.items():
+        panels[title] = {}
+        targets[title] = target
+        for recipe in recipes:
+            mine = [point for point in points if point["recipe"] == recipe]
+            for direction, label in (("a2b", "A->B"), ("b2a", "B->A")):
+                panels[title][f"{recipe} {label}" if len(recipes) > 1 else label] = (
+                    [point["minutes"] for point in mine], [point[direction][key] for point in mine])
+    panels["reconstruction SSIM"] = {f"{recipe} {key}": ([p["minutes"] for p in points if p["recipe"] == recipe],
+                                                         [p["ssim"][key] for p in points if p["recipe"] == recipe])
+                                     for recipe in recipes for key in ("a2a", "b2b")}
+    targets["reconstruction SSIM"] = 1 - TARGETS["ssim_shortfall"]
+    return plot_panels(panels, "minutes of training", targets)
+
+
+def table(points: list[dict[str, Any]]) -> str:
+    rows = []
+    for point in points:
+        a2b, b2a = point["a2b"], point["b2a"]
+
+        def pair(key: str, digits: int = 3, first: dict = a2b, second: dict = b2a) -> str:
+            values = [first[key], second[key]]
+            return " / ".join("-" if v is None else f"{v:.{digits}f}" for v in values)
+
+        rows.append([point["recipe"], f"{point['minutes']:.1f}", point["iteration"], pair("distance_to_target"),
+                     pair("retrieval", 2), pair("yaw_error", 1), pair("pitch_error", 1), pair("face_nme"),
+                     " / ".join(f"{point['ssim'][k]:.3f}" for k in ("a2a", "b2b")),
+                     "-" if point["score"] is None else f"{point['score']:.2f}"])
+    return format_table(["recipe", "minutes", "iteration", "dist to target A->B / B->A", "retrieval", "yaw err",
+                         "pitch err", "face NME", "SSIM A->A / B->B", "score"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    quiet_console()
+    info = machine()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    folders = ({"train_A": args.train_a, "train_B": args.train_b, "held_A": args.holdout_a,
+                "held_B": args.holdout_b} if args.train_a else prepare_faces(args.media))
+    clip = held_out_clip(args.media, out) if not args.train_a else None
+    points: list[dict[str, Any]] = []
+    for name in args.recipe:
+        points += run_recipe(name, folders, args, out)
+        write_json(out / "curves.json", {"machine": info, "held_out": {k: str(v) for k, v in folders.items()},
+                                         "targets": TARGETS, "points": points})
+        write_png(out / "curves.png", curves_image(points))
+        if clip is not None:
+            look_at(name, out / name / "model", *clip, out)
+    shutil.copy(out / args.recipe[0] / "report.json", out / "report.json")
+    print(describe_machine(info))
+    print(f"held out: {', '.join(f'{k} {v}' for k, v in folders.items())}")
+    print(table(points))
+    print(f"curves: {out / 'curves.png'}; frames to look at: {out}/<recipe>/frames.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

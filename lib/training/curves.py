@@ -1,0 +1,79 @@
+"""A training run's curves, for people who never open TensorBoard: MODEL/curves.json keeps the losses and the
+held-out scores against the iteration across resumed runs, and curves.png draws them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lib.evaluation.report import TARGETS
+from lib.fileio import write_json_atomic
+from lib.plots import Series, plot_panels
+from lib.types import Frame
+
+FILE = "curves.json"
+DIRECTIONS = {"a2b": "A->B", "b2a": "B->A"}
+
+
+def heldout_numbers(report: dict[str, Any]) -> dict[str, Any]:
+    """The held-out metrics a curve follows, from a report of evaluate's schema (plus `score`)."""
+    numbers: dict[str, Any] = {"score": report.get("score")}
+    for direction in DIRECTIONS:
+        scores = report[direction]
+        numbers[direction] = {"distance_to_target": scores["identity"]["to_target"],
+                              "retrieval": scores["identity"]["retrieval"],
+                              "yaw_error": scores["pose_error_degrees"]["yaw"],
+                              "pitch_error": scores["pose_error_degrees"]["pitch"],
+                              "face_nme": scores["expression_nme"]["face"]}
+    numbers["ssim"] = {"a2a": report["a2a"]["ssim"], "b2b": report["b2b"]["ssim"]}
+    return numbers
+
+
+class Curves:
+    """Losses every few iterations and held-out numbers at each evaluation, by iteration."""
+
+    def __init__(self, model_dir: Path, up_to: int) -> None:
+        """The curves of model_dir, without points past iteration up_to (a run that ended before saving them)."""
+        self.path = Path(model_dir) / FILE
+        self.losses: list[dict[str, Any]] = []
+        self.heldout: list[dict[str, Any]] = []
+        if self.path.is_file():
+            try:
+                raw = json.loads(self.path.read_text())
+                self.losses = [p for p in raw.get("losses", []) if p["iteration"] <= up_to]
+                self.heldout = [p for p in raw.get("heldout", []) if p["iteration"] <= up_to]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.losses, self.heldout = [], []  # a damaged file: the curves start again
+
+    def add_losses(self, iteration: int, losses: dict[str, float]) -> None:
+        self.losses.append({"iteration": iteration, **{name: round(value, 6) for name, value in losses.items()}})
+
+    def add_heldout(self, iteration: int, report: dict[str, Any]) -> None:
+        self.heldout.append({"iteration": iteration, **heldout_numbers(report)})
+
+    def save(self) -> None:
+        write_json_atomic(self.path, {"losses": self.losses, "heldout": self.heldout})
+
+    def plot(self) -> Frame:
+        """Panels: the losses, then each held-out metric for A->B and B->A with its target dashed."""
+        iterations = [point["iteration"] for point in self.losses]
+        panels: dict[str, Series] = {"loss": {
+            name: (iterations, [point.get(name) for point in self.losses]) for name in ("loss_a", "loss_b")}}
+        if any("mask_a" in point for point in self.losses):
+            panels["mask loss"] = {name: (iterations, [point.get(name) for point in self.losses])
+                                   for name in ("mask_a", "mask_b")}
+        targets: dict[str, float] = {}
+        if self.heldout:
+            at = [point["iteration"] for point in self.heldout]
+            for key, title in (("distance_to_target", "identity: distance to target"),
+                               ("yaw_error", "yaw error (degrees)"), ("pitch_error", "pitch error (degrees)"),
+                               ("face_nme", "expression: face NME")):
+                panels[title] = {label: (at, [point[direction][key] for point in self.heldout])
+                                 for direction, label in DIRECTIONS.items()}
+                targets[title] = TARGETS[key]
+            panels["reconstruction SSIM"] = {label: (at, [point["ssim"][key] for point in self.heldout])
+                                             for key, label in (("a2a", "A->A"), ("b2b", "B->B"))}
+            targets["reconstruction SSIM"] = 1 - TARGETS["ssim_shortfall"]
+            panels["held-out score (1 = on target)"] = {"score": (at, [point["score"] for point in self.heldout])}
+            targets["held-out score (1 = on target)"] = 1.0
+        return plot_panels(panels, "iteration", targets)

@@ -1,6 +1,7 @@
-"""tools' run: `alignments rebuild`, `video split`, `video join`."""
+"""tools' run: `alignments ...`, `video split|join`, `sort`, `clean`."""
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -8,15 +9,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from lib.alignments import Alignments
 from lib.errors import FaceswapError
-from lib.facefile import frames_from_faces, read_face_meta
 from lib.image import SYNTHETIC_TEXT, UnreadableImage, is_marked_synthetic, read_image
 from lib.media import check_same_size, image_files
 from lib.readahead import read_ahead
 from lib.types import Frame
-from lib.video import VideoWriter, is_video_path, probe_video, split_video
+from lib.video import VideoWriter, probe_video, split_video
 from scripts.progress import progress as show_progress
+from scripts.tools import alignments, faceset
 from scripts.tools.args import Config
 
 log = logging.getLogger("faceswap.tools")
@@ -24,35 +24,78 @@ log = logging.getLogger("faceswap.tools")
 
 def run(cfg: Config) -> None:
     if cfg.tool == "alignments":
-        assert cfg.faces is not None and cfg.alignments is not None
-        rebuild_alignments(cfg.faces, cfg.alignments, cfg.overwrite)
+        _alignments(cfg)
     elif cfg.tool == "video":
         assert cfg.input is not None and cfg.output is not None
         if cfg.action == "split":
             split_frames(cfg.input, cfg.output, cfg.image_format, cfg.overwrite)
         else:
             join_frames(cfg)
+    elif cfg.tool == "sort":
+        _sort(cfg)
+    elif cfg.tool == "clean":
+        _clean(cfg)
+    elif cfg.tool == "preview":
+        assert cfg.input is not None and cfg.model_dir is not None
+        preview = importlib.import_module("scripts.tools.preview")  # TensorFlow loads only for the preview
+        preview.parse_vary(cfg.vary)  # a mistyped setting fails before anything loads
+        if not cfg.input.exists():
+            raise FaceswapError(f"input not found: {cfg.input}")
+        if not cfg.model_dir.is_dir():
+            raise FaceswapError(f"model folder not found: {cfg.model_dir} (train one first: faceswap.py train)")
+        preview.preview_sheet(cfg, cfg.output or cfg.model_dir / "convert_preview.png")
 
 
-def rebuild_alignments(faces: Path, target: Path, overwrite: bool = False) -> int:
-    """Write an alignments file from the metadata of the face PNGs in a folder; returns the face count."""
-    if not faces.is_dir():
-        raise FaceswapError(f"faces folder not found: {faces}")
-    if target.exists() and not overwrite:
-        raise FaceswapError(f"{target} exists: pass --overwrite to replace it")
-    metas = [meta for path in sorted(faces.glob("*.png")) if (meta := read_face_meta(path)) is not None]
-    if not metas:
-        raise FaceswapError(f"no face PNGs with faceswap metadata in {faces}: were they made by extract?")
-    sources = sorted({meta.source for meta in metas})
-    if len(sources) > 1:
-        raise FaceswapError(f"{faces} holds faces of {len(sources)} sources ({', '.join(sources[:3])}...): "
-                            "an alignments file describes one; move them apart first")
-    kind = "video" if is_video_path(Path(sources[0])) else "images"
-    alignments = Alignments(sources[0], kind, frames_from_faces(metas))
-    alignments.save(target)
-    log.info("rebuilt %s: %d frames with %d faces (frames without faces are not known from face files)",
-             target, len(alignments.frames), alignments.face_count)
-    return alignments.face_count
+def _alignments(cfg: Config) -> None:
+    files, action = cfg.alignments, cfg.action
+    for path in files if action != "rebuild" else []:
+        if not path.is_file():
+            raise FaceswapError(f"alignments file not found: {path}")
+    if action == "rebuild":
+        assert cfg.faces is not None
+        alignments.rebuild(cfg.faces, files[0], cfg.overwrite)
+    elif action == "remove-deleted":
+        assert cfg.faces is not None
+        alignments.remove_deleted(cfg.faces, files[0])
+    elif action == "missing":
+        names = alignments.missing(files[0], cfg.input)
+        for name in names:
+            print(name)
+        log.info("%d frames without a face", len(names))
+    elif action == "merge":
+        assert cfg.output is not None
+        alignments.merge(files, cfg.output, cfg.overwrite)
+    elif action == "draw":
+        assert cfg.input is not None and cfg.output is not None
+        alignments.draw(cfg.input, files[0], cfg.output)
+    else:
+        assert cfg.input is not None and cfg.output is not None
+        alignments.extract(cfg.input, files[0], cfg.output, cfg.size)
+
+
+def _sort(cfg: Config) -> None:
+    assert cfg.input is not None
+    if cfg.undo:
+        log.info("gave %d faces in %s their names back", faceset.undo_sort(cfg.input), cfg.input)
+        return
+    table, count = faceset.sort_faces(cfg.input, cfg.by, cfg.output, cfg.identity_threshold)
+    where = f"copied into {cfg.output}" if cfg.output else "renamed in place (--undo gives the names back)"
+    log.info("sorted %d faces by %s: %s; ranks and values in %s", count, cfg.by, where, table)
+
+
+def _clean(cfg: Config) -> None:
+    assert cfg.input is not None
+    if cfg.undo:
+        log.info("put %d faces back into %s", faceset.undo_clean(cfg.input), cfg.input)
+        return
+    report = faceset.clean_faces(cfg.input, cfg.reference, cfg.clean_options, dry_run=cfg.dry_run)
+    rejected = {reason: count for reason, count in report["rejected"].items() if count}
+    moved = sum(rejected.values())
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in rejected.items()) or "none"
+    log.info("%d of %d faces %s (%s)", moved, report["faces"],
+             "would be moved" if cfg.dry_run else f"moved to {cfg.input / faceset.REJECTED}", reasons)
+    log.info("every face and its verdict: %s%s", cfg.input / faceset.CLEAN_REPORT,
+             "" if cfg.dry_run else "; tools clean --undo puts them back")
 
 
 def split_frames(video: Path, folder: Path, image_format: str = "png", overwrite: bool = False) -> int:

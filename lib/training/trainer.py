@@ -53,6 +53,15 @@ def precision_policy(mixed: bool | None) -> str:
     return "mixed_float16" if gpu else "mixed_bfloat16"
 
 
+def gpu_available() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def default_xla() -> bool:
+    """XLA by default on a GPU (bench/gpu.py measures it there), never on a CPU, where it is 7-10x slower."""
+    return gpu_available()
+
+
 def make_strategy(distributed: bool) -> tf.distribute.Strategy:
     """MirroredStrategy over every GPU (or every logical CPU device when there is no GPU) with
     distributed; otherwise the default single-device strategy."""
@@ -208,9 +217,10 @@ class Trainer(keras.Model):
     def metrics(self) -> list[Any]:
         return list(self.trackers.values())
 
-    def make_step_function(self, strategy: tf.distribute.Strategy) -> Any:
+    def make_step_function(self, strategy: tf.distribute.Strategy, xla: bool = False) -> Any:
         """A compiled step: batch (per-replica under a strategy) → this step's losses, averaged over
-        replicas; the running-mean trackers are updated too. Never jit_compile: XLA is 7-10x slower on CPU."""
+        replicas; the running-mean trackers are updated too. xla: compile with XLA (jit_compile); 7-10x slower on
+        a CPU, so only for GPUs where bench/gpu.py shows it faster."""
 
         def step(batch: dict[str, Any]) -> dict[str, Any]:
             per_replica = strategy.run(self.compute_step, args=(batch,))
@@ -219,7 +229,7 @@ class Trainer(keras.Model):
                 tracker.update_state(found[name])
             return found
 
-        return tf.function(step, jit_compile=False, reduce_retracing=True)
+        return tf.function(step, jit_compile=xla, reduce_retracing=True)
 
     def read_metrics(self, reset: bool = True) -> dict[str, float]:
         """The running means since the last reset, as floats."""

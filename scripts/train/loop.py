@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import time
 from collections import deque
@@ -81,6 +82,7 @@ class Loop:
 
     PREVIEW_FACES = 8
     LOG_EVERY = 10  # iterations between TensorBoard points
+    WARM_UP, WAIT_STEPS, WAIT_WARNING = 20, 100, 0.1  # how the wait for the data feed is measured, and told
 
     def __init__(self, cfg: Config, trainer: Trainer, config: ModelConfig, training: TrainingConfig, feed: Feed, *,
                  step: Any, state: State | None, check: HeldOutCheck | None = None) -> None:
@@ -96,6 +98,8 @@ class Loop:
         self.best = min(scores) if scores else math.inf  # the held-out score of best/ (lower is better)
         self.since_best = 0  # evaluations since the score last improved
         self.eval_seconds = 0.0
+        self.first_iteration = self.iteration
+        self.waited = self.stepped = 0.0
         self.log: TrainingLog | None = None
         # The live models, as convert would load them from a save: the held-out check swaps through these.
         self.swapper = Swapper(trainer.encoder, trainer.decoder_a, trainer.decoder_b, config,
@@ -122,8 +126,11 @@ class Loop:
                         summary.stopped_by = "--minutes"
                         break
                     began = time.perf_counter()
-                    losses = {name: float(value) for name, value in self.step(next(batches)).items()}
+                    batch = next(batches)
+                    fed = time.perf_counter()
+                    losses = {name: float(value) for name, value in self.step(batch).items()}
                     times.append(time.perf_counter() - began)
+                    self._count_waiting(fed - began, times[-1])
                     if not all(math.isfinite(v) for v in losses.values()):
                         raise FaceswapError(self._nan_message(losses))
                     self.iteration += 1
@@ -156,6 +163,18 @@ class Loop:
         for line in summary.lines():
             log.info(line)
         return summary
+
+    def _count_waiting(self, waited: float, step: float) -> None:
+        """Say once when the model waits for the data feed more than WAIT_WARNING of its time (after warming up:
+        the first steps build the graph while the feed fills its queue)."""
+        done = self.iteration - self.first_iteration
+        if self.WARM_UP <= done < self.WARM_UP + self.WAIT_STEPS:
+            self.waited += waited
+            self.stepped += step
+        elif done == self.WARM_UP + self.WAIT_STEPS and self.waited > self.WAIT_WARNING * self.stepped:
+            log.warning("the model waited for training data %.0f%% of the time: more --workers would keep it busy "
+                        "(now %d; this machine has %d cores)", 100 * self.waited / self.stepped,
+                        self.feed.options.workers, os.cpu_count() or 0)
 
     def _status(self, smooth: dict[str, float], rate: float) -> str:
         parts = [f"iter {self.iteration}", f"loss A {smooth['loss_a']:.4f} B {smooth['loss_b']:.4f}"]

@@ -118,3 +118,37 @@ def test_keras_train_step_reports_running_means(sets: tuple[FaceSet, FaceSet]) -
     assert set(first) == {"loss_a", "loss_b"}
     assert second["loss_a"] != first["loss_a"]
     assert int(trainer.gen_optimizer.iterations) == 2
+
+
+@pytest.fixture
+def mixed_float16() -> Any:
+    """The GPU's precision policy for one test (on a CPU: slow, but it runs the same code)."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_float16_scales_the_loss_and_trains(mixed_float16: Any, sets: tuple[FaceSet, FaceSet]) -> None:
+    """The path a GPU takes by default with --mixed-precision: float16 layers, a loss-scale optimiser; here on
+    the CPU with the small model so that it cannot rot unseen."""
+    trainer = Trainer(_parts("lightweight"), LossOptions(), learning_rate=1e-3)
+    assert isinstance(trainer.gen_optimizer, keras.optimizers.LossScaleOptimizer)
+    trainer.build_optimizers()
+    step = trainer.make_step_function(tf.distribute.get_strategy())
+    batch = _batch(sets, 1)  # float16 is emulated on a CPU: some 10 s a step for one face a side
+    losses = [float(step(batch)["total"]) for _ in range(2)]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    assert trainer.encoder.layers[1].compute_dtype == "float16"
+
+
+def test_xla_step_gives_the_same_losses(sets: tuple[FaceSet, FaceSet]) -> None:
+    """train --xla compiles the step with XLA (what a GPU uses by default): the same step, the same numbers."""
+    batch = _batch(sets, 2)
+    results = []
+    for xla in (False, True):
+        keras.utils.set_random_seed(3)
+        trainer = Trainer(_parts("lightweight"), LossOptions(), learning_rate=1e-4)
+        trainer.build_optimizers()
+        step = trainer.make_step_function(tf.distribute.get_strategy(), xla)
+        results.append([float(step(batch)["total"]) for _ in range(2)])
+    np.testing.assert_allclose(results[1], results[0], rtol=2e-3)

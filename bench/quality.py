@@ -54,6 +54,9 @@ HELD_OUT_CLIP = (3000, 240)  # franck.mp4: first frame and length of the held-ou
 RECIPES: dict[str, dict[str, Any]] = {
     # What train does with no options but the model and a mask head: the CPU recipe before this benchmark.
     "lightweight": {"model": "lightweight", "learn_mask": True},
+    # Faster learning, and colours matched across the two sets so that the shared encoder cannot tell the
+    # people apart by their lighting and background tint (faceswap-GAN's random colour match).
+    "lightweight-cm": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5},
 }
 METRICS = {  # curve panel -> (key in curves.json, target)
     "distance to target": ("distance_to_target", TARGETS["distance_to_target"]),
@@ -104,6 +107,7 @@ def prepare_faces(media: Path) -> dict[str, Path]:
     if all(folder.is_dir() and any(folder.iterdir()) for folder in folders.values()):
         return folders
     _fetch(media)
+    CACHE.mkdir(parents=True, exist_ok=True)
     log = CACHE / "extract.log"
     for side, (video, every_n, train, held) in SPLITS.items():
         everything = CACHE / f"{side}_all"
@@ -135,8 +139,10 @@ def held_out_clip(media: Path, work: Path) -> tuple[Path, Path]:
 
 # --- one recipe ------------------------------------------------------------------------------------------------
 
-def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
-    """Train the recipe in segments up to each --at time, evaluating after each; returns the curve points."""
+def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, out: Path,
+               clip: tuple[Path, Path] | None) -> list[dict[str, Any]]:
+    """Train the recipe in segments up to each --at time, evaluating after each (the last also on the held-out
+    clip, for jitter and seams); returns the curve points."""
     from scripts.evaluate.args import Config as EvaluateConfig  # TensorFlow loads here, not for --help
     from scripts.evaluate.run import run as evaluate
     from scripts.train.args import Config as TrainConfig
@@ -151,11 +157,15 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
         summary = train(TrainConfig(input_a=folders["train_A"], input_b=folders["train_B"], model_dir=model,
                                     minutes=at - trained, preview_every=200, save_every=1000, **options))
         trained += summary.seconds / 60
+        last = clip is not None and at == args.at[-1]
         report = evaluate(EvaluateConfig(model_dir=model, input_a=folders["held_A"], input_b=folders["held_B"],
-                                         max_faces=args.max_faces, output_dir=out / name / f"eval_{at:g}"))
+                                         max_faces=args.max_faces, output_dir=out / name / f"eval_{at:g}",
+                                         input=clip[0] if last and clip else None,
+                                         alignments=clip[1] if last and clip else None))
         report["score"] = quality_score(report)
         points.append({"recipe": name, "minutes": round(trained, 2), "iteration": summary.iteration,
-                       **heldout_numbers(report)})
+                       **heldout_numbers(report),
+                       "seam_gradient_jump": (report.get("video") or {}).get("seam_gradient", {}).get("jump")})
         write_json(out / name / "report.json", report)
         print(f"{name}: {trained:.1f} min, iteration {summary.iteration}, score {report['score']}", flush=True)
     return points
@@ -208,9 +218,10 @@ def table(points: list[dict[str, Any]]) -> str:
         rows.append([point["recipe"], f"{point['minutes']:.1f}", point["iteration"], pair("distance_to_target"),
                      pair("retrieval", 2), pair("yaw_error", 1), pair("pitch_error", 1), pair("face_nme"),
                      " / ".join(f"{point['ssim'][k]:.3f}" for k in ("a2a", "b2b")),
-                     "-" if point["score"] is None else f"{point['score']:.2f}"])
+                     "-" if point["score"] is None else f"{point['score']:.2f}",
+                     "-" if point.get("seam_gradient_jump") is None else f"{point['seam_gradient_jump']:.2f}"])
     return format_table(["recipe", "minutes", "iteration", "dist to target A->B / B->A", "retrieval", "yaw err",
-                         "pitch err", "face NME", "SSIM A->A / B->B", "score"], rows)
+                         "pitch err", "face NME", "SSIM A->A / B->B", "score", "seam jump A->B clip"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     clip = held_out_clip(args.media, out) if not args.train_a else None
     points: list[dict[str, Any]] = []
     for name in args.recipe:
-        points += run_recipe(name, folders, args, out)
+        points += run_recipe(name, folders, args, out, clip)
         write_json(out / "curves.json", {"machine": info, "held_out": {k: str(v) for k, v in folders.items()},
                                          "targets": TARGETS, "points": points})
         write_png(out / "curves.png", curves_image(points))

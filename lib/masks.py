@@ -37,6 +37,16 @@ def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
     return mask.astype(np.float32)
 
 
+def blank_background(image: np.ndarray, landmarks: np.ndarray, margin: float = 0.1) -> np.ndarray:
+    """The image with what lies outside the face hull, grown by margin x the eye distance, set to mid grey: what
+    a model trained on faces without their background (train --mask-input) is shown. BGR uint8, a copy."""
+    points = np.asarray(landmarks, np.float64)
+    eyes = float(np.linalg.norm(points[LEFT_EYE].mean(0) - points[RIGHT_EYE].mean(0)))
+    keep = np.zeros(image.shape[:2], np.uint8)
+    _dilated_hull(keep, hull_points(points), margin * eyes, 1)
+    return np.where(keep[..., None] > 0, image, np.uint8(128)).astype(np.uint8)
+
+
 def _dilated_hull(canvas: np.ndarray, points: np.ndarray, radius: float, value: float) -> None:
     """Set the convex hull of points, grown by radius pixels, to value in canvas, in place."""
     hull = cv2.convexHull(_fixed(points))

@@ -18,6 +18,7 @@ import numpy as np
 from lib.align import align_matrix, compose, coverage_matrix, paste_face, transform_points, warp_face
 from lib.blend import BLENDS, erode_mask, feather_mask, sharpen
 from lib.errors import FaceswapError, check_range
+from lib.masks import blank_background
 from lib.types import Face, Frame, Landmarks, Mask, Matrix
 
 ALIGNED_SIZE = 256  # the aligned-face size the coverage crop is defined on (the contract with train)
@@ -32,6 +33,7 @@ class SwapModel(Protocol):
     input_size: int
     coverage: float
     has_mask: bool
+    mask_input: bool  # blank the crop's background before the model sees it (a model trained so)
 
     def swap(self, faces: np.ndarray, direction: str) -> tuple[np.ndarray, np.ndarray | None]: ...
 
@@ -77,9 +79,9 @@ class SwapOptions:
 
 @dataclass(frozen=True, eq=False)
 class SwappedFace:
-    """One face as it was swapped. crop: the model's input, output: its raw output, face: what was pasted
-    (colour-matched, sharpened); all BGR uint8 (n, n, 3). mask: float32 (n, n) in [0, 1], feathered, as
-    pasted. matrix: frame pixels -> crop pixels."""
+    """One face as it was swapped. crop: the model's input (its background blanked for a model trained so),
+    output: its raw output, face: what was pasted (colour-matched, sharpened); all BGR uint8 (n, n, 3).
+    mask: float32 (n, n) in [0, 1], feathered, as pasted. matrix: frame pixels -> crop pixels."""
 
     crop: Face
     output: Face
@@ -179,8 +181,11 @@ class FaceSwapper:
         if not jobs:
             return [SwappedFrame(image) for image in images]
         crops = np.stack([crop_face(images[index], matrix, self.size) for index, _, matrix in jobs])
+        inputs = (np.stack([blank_background(crop, transform_points(matrix, landmarks))
+                            for crop, (_, landmarks, matrix) in zip(crops, jobs)])
+                  if self.model.mask_input else crops)
         after_crop = time.perf_counter()
-        outputs, learned = self._run_model(crops, direction)
+        outputs, learned = self._run_model(inputs, direction)
         after_model = time.perf_counter()
         for job, (index, landmarks, matrix) in enumerate(jobs):
             mask = self.mask.make(transform_points(matrix, landmarks), self.size,
@@ -190,7 +195,7 @@ class FaceSwapper:
             face = sharpen(face, self.options.sharpen)
             pasted = feather_mask(mask * self.border, self.blur)
             images[index] = paste_face(images[index], face, pasted, matrix, self.blend)
-            results[index].append(SwappedFace(crops[job], outputs[job], face, pasted, matrix))
+            results[index].append(SwappedFace(inputs[job], outputs[job], face, pasted, matrix))
         self.timings["crop"] += after_crop - start
         self.timings["model"] += after_model - after_crop
         self.timings["paste"] += time.perf_counter() - after_model

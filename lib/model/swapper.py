@@ -25,6 +25,7 @@ class Swapper:
         self.input_size: int = config.size
         self.coverage: float = config.coverage
         self.has_mask: bool = config.learn_mask
+        self.mask_input: bool = config.mask_input
         self.iteration = iteration
         self.batch_size = batch_size
         self._encoder = encoder

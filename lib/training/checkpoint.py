@@ -11,7 +11,7 @@ import errno
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,7 @@ class ModelConfig:
     eye_multiplier: float
     mouth_multiplier: float
     background_weight: float
+    mask_input: bool = False  # the model sees faces with their background blanked (lib.masks.blank_background)
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,10 @@ def now() -> str:
 
 
 def _from_dict(kind: type, raw: Any) -> Any:
+    """The dataclass from its JSON; a field added since the file was written takes its default."""
+    required = {f.name for f in fields(kind) if f.default is MISSING}
     names = {f.name for f in fields(kind)}
-    if not isinstance(raw, dict) or set(raw) != names:
+    if not isinstance(raw, dict) or not required <= set(raw) <= names:
         raise ValueError(f"{kind.__name__} fields")
     return kind(**raw)
 

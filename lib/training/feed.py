@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from lib.align import MIRROR_68, compose, coverage_matrix, invert, resize_matrix, transform_points
 from lib.errors import check_range
-from lib.masks import hull_mask, region_weights
+from lib.masks import blank_background, hull_mask, region_weights
 from lib.training import augment
 from lib.training.faces import FaceSet
 
@@ -38,6 +38,7 @@ class FeedOptions:
     motion_blur: float = 0.0
     eye_multiplier: float = 3.0
     mouth_multiplier: float = 2.0
+    mask_input: bool = False  # blank each face's background (outside its grown hull), in input and target alike
     workers: int = 2
     seed: int | None = None
 
@@ -71,6 +72,10 @@ class _Side:
         else:
             self.images = faces.images
             self.from_cache = np.eye(2, 3)
+        if options.mask_input and faces.landmarks is not None:
+            to_cache = invert(self.from_cache)
+            self.images = np.stack([blank_background(image, transform_points(to_cache, points))
+                                    for image, points in zip(self.images, faces.landmarks)])
         self.landmarks = faces.landmarks
         self.crop = coverage_matrix(np.eye(2, 3), size, options.coverage, n)
         self.options = options

@@ -12,7 +12,7 @@ from plugins.train.model import REGISTRY, SUMMARIES
 DEFAULT_MODEL = "original"
 DEFAULTS = {  # what a new model folder gets for the options left out; a resumed one keeps its own
     "coverage": 0.6, "learn_mask": False, "gan": False, "gan_loss": "lsgan", "gan_weight": 0.1,
-    "eye_multiplier": 3.0, "mouth_multiplier": 2.0, "background_weight": 0.1,
+    "eye_multiplier": 3.0, "mouth_multiplier": 2.0, "background_weight": 0.1, "mask_input": False,
     "batch_size": 16, "learning_rate": 5e-5, "clip_norm": 1.0, "color_match": 0.0, "motion_blur": 0.0,
 }
 BOUNDS = {  # option -> (lowest, highest) allowed
@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--loss", default=None,
                      help=f"reconstruction loss: terms of {', '.join(TERMS)} joined by +, each with an optional "
                           f":weight (default: {DEFAULT_LOSS})")
+    new.add_argument("--mask-input", action="store_true", default=None,
+                     help="show the model each face without its background (blanked outside the face hull): "
+                          "it cannot tell the two people apart by their backgrounds, only by their faces")
     new.add_argument("--eye-multiplier", type=float, default=None, help="loss weight of the eyes (default: 3)")
     new.add_argument("--mouth-multiplier", type=float, default=None, help="loss weight of the mouth (default: 2)")
     new.add_argument("--background-weight", type=float, default=None,
@@ -91,9 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     session.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
                          help="mixed float16 on a GPU, bfloat16 on a CPU (default: on only on a CPU with "
                               "native bfloat16, where it is faster)")
+    session.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
+                         help="compile the training step with XLA (default: on a GPU, off on a CPU, where it is "
+                              "7-10x slower; python -m bench.gpu measures both)")
     session.add_argument("--distributed", action="store_true", help="train on every GPU (MirroredStrategy)")
     session.add_argument("--workers", type=int, default=None,
-                         help="threads preparing faces (default: half the CPU cores, 2 to 8)")
+                         help="threads preparing faces (default: every CPU core, 2 to 16)")
     session.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
 
 
@@ -113,6 +119,7 @@ class Config:
     eye_multiplier: float | None = None
     mouth_multiplier: float | None = None
     background_weight: float | None = None
+    mask_input: bool | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
     clip_norm: float | None = None
@@ -126,6 +133,7 @@ class Config:
     preview_every: int = 100
     timelapse_every: int = 0
     mixed_precision: bool | None = None
+    xla: bool | None = None
     distributed: bool = False
     workers: int | None = None
     seed: int | None = None

@@ -19,7 +19,14 @@ from lib.training.checkpoint import ModelConfig, State, TrainingConfig, load_tra
 from lib.training.faces import FaceSet, load_faces, shared_faces
 from lib.training.feed import Feed, FeedOptions
 from lib.training.heldout import HeldOutCheck
-from lib.training.trainer import LossOptions, Trainer, cpu_has_bf16, make_strategy, precision_policy
+from lib.training.trainer import (
+    LossOptions,
+    Trainer,
+    cpu_has_bf16,
+    default_xla,
+    make_strategy,
+    precision_policy,
+)
 from plugins.convert import load_face_swapper
 from plugins.extract.align import AlignOptions
 from plugins.extract.align.dlib68 import Dlib68Aligner
@@ -83,7 +90,8 @@ def _check_two_people(faces_a: FaceSet, faces_b: FaceSet, cfg: Config) -> None:
 
 
 def _default_workers() -> int:
-    return min(8, max(2, (os.cpu_count() or 2) // 2))
+    """Every core makes faces for a GPU (the model's own threads then wait on the GPU), capped at 16."""
+    return min(16, max(2, os.cpu_count() or 2))
 
 
 def run(cfg: Config) -> Summary:
@@ -117,7 +125,7 @@ def run(cfg: Config) -> Summary:
     trainer, config = _build(cfg, values, training, state, strategy)
     feed = Feed(faces_a, faces_b, FeedOptions(
         size=config.size, coverage=config.coverage, batch_size=training.batch_size, warp=training.warp,
-        color_match=training.color_match, motion_blur=training.motion_blur,
+        color_match=training.color_match, motion_blur=training.motion_blur, mask_input=config.mask_input,
         eye_multiplier=config.eye_multiplier, mouth_multiplier=config.mouth_multiplier,
         workers=cfg.workers or _default_workers(), seed=cfg.seed))
     dataset = feed.dataset()
@@ -130,7 +138,10 @@ def run(cfg: Config) -> Summary:
              f", {replicas} devices" if replicas > 1 else "", cfg.model_dir,
              f"resuming at iteration {start}" if state else "new model")
     check = _heldout_check(cfg, faces_a, faces_b)
-    loop = Loop(cfg, trainer, config, training, feed, step=trainer.make_step_function(strategy), state=state,
+    xla = default_xla() if cfg.xla is None else cfg.xla
+    if xla:
+        log.info("compiling the training step with XLA (--no-xla to turn it off)")
+    loop = Loop(cfg, trainer, config, training, feed, step=trainer.make_step_function(strategy, xla), state=state,
                 check=check)
     return loop.run(iter(dataset))
 

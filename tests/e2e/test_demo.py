@@ -28,7 +28,7 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path: Path) -> None:
         assert (info.frame_count, info.fps) == (source.frame_count, source.fps) == (75, 25.0)
         assert video_comment(Path(path)) == "synthetic: made with faceswap"
     headline = summary["headline"]
-    assert 0 <= headline["a2b"]["retrieval_as_target"] <= 1 and headline["reconstruction_ssim"]["a2a"] > 0
+    assert 0 <= headline["a2b"]["retrieval"] <= 1 and headline["ssim"]["a2a"] > 0 and headline["score"] > 0
     report = json.loads(Path(summary["report"]).read_text())
     assert report["faces"]["A"]["used"] == 15 and report["faces"]["B"]["used"] == 15  # every 5th of 75 frames
     assert "summary.json" in first.stderr and "swapped_videos" in first.stderr

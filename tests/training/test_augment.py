@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from lib.align import LEFT_EYE, MIRROR_68, MOUTH, RIGHT_EYE, TEMPLATE, template_points, transform_points
-from lib.masks import hull_mask, hull_points, region_weights
+from lib.masks import blank_background, hull_mask, hull_points, region_weights
 from lib.training import augment
 from lib.training.faces import FaceSet, load_faces
+from lib.training.feed import Feed, FeedOptions
 from tests.training import extracted_faces
 
 
@@ -147,3 +148,32 @@ def test_drawn_masks_follow_a_flip() -> None:
     weights = region_weights(flipped[MIRROR_68], 64, 3, 2)
     mirrored = cv2.flip(region_weights(points, 64, 3, 2), 1)
     assert (weights != mirrored).mean() < 0.01  # same regions up to the rounding of a pixel edge
+
+
+def test_blank_background_keeps_the_face_and_greys_the_rest(faces: FaceSet) -> None:
+    assert faces.landmarks is not None
+    image, points = faces.images[0], faces.landmarks[0]
+    blanked = blank_background(image, points)
+    assert blanked.shape == image.shape and blanked.dtype == np.uint8
+    assert (blanked[5, 5] == 128).all() and (blanked[250, 128] == 128).all()  # corner and neck
+    inside = hull_mask(points, image.shape[0]) > 0
+    np.testing.assert_array_equal(blanked[inside], image[inside])  # the face itself is untouched
+    grown = (blanked != 128).any(axis=2) & ~inside
+    assert grown.any()  # a margin round the hull is kept too (hair line, jaw edge)
+
+
+def test_feed_blanks_the_background_of_input_and_target(faces: FaceSet) -> None:
+    # At coverage 1 the crop shows the whole aligned face: hair, neck and background round the face.
+    plain = Feed(faces, faces, FeedOptions(size=64, coverage=1.0, batch_size=4, seed=5, color_jitter=False))
+    masked = Feed(faces, faces, FeedOptions(size=64, coverage=1.0, batch_size=4, seed=5, color_jitter=False,
+                                            mask_input=True))
+
+    def grey_share(images: np.ndarray) -> float:
+        return float((np.abs(images - 128 / 255) < 0.01).all(axis=-1).mean())
+
+    for key in ("warped_a", "target_a"):
+        assert grey_share(plain.make_batch(0)[key]) < 0.01
+        assert grey_share(masked.make_batch(0)[key]) > 0.2
+    centre = (slice(None), slice(24, 40), slice(24, 40))  # the face itself is as it was
+    np.testing.assert_allclose(masked.make_batch(0)["target_a"][centre], plain.make_batch(0)["target_a"][centre],
+                               atol=1e-6)

@@ -24,8 +24,9 @@ COMMANDS = {
 
 
 def _arguments(command: str) -> ModuleType:
-    """scripts/<command>/args.py: the command's arguments and Config; it loads no TensorFlow or dlib, so -h
-    stays fast. scripts/<command>/run.py does the work."""
+    """scripts/<command>/args.py: the command's arguments, its Config and (for most) check(config), the
+    problems found from the command line and the files it names; it loads no TensorFlow or dlib, so -h and those
+    errors come at once. scripts/<command>/run.py does the work."""
     return importlib.import_module(f"scripts.{command}.args")
 
 
@@ -63,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.debug)  # before TensorFlow is imported: its own logging reads the environment
     try:
-        config = to_config(_arguments(args.command).Config, args)
+        arguments = _arguments(args.command)
+        config = to_config(arguments.Config, args)
+        if hasattr(arguments, "check"):
+            arguments.check(config)  # what the command line and its files show, before TensorFlow loads (~5 s)
         importlib.import_module(f"scripts.{args.command}.run").run(config)
     except FaceswapError as err:
         if args.debug:

@@ -154,7 +154,8 @@ def _model_folder(work: Path) -> Path:
     import keras
 
     from lib.model.parts import ModelOptions
-    from lib.training.checkpoint import ModelConfig, TrainingConfig, save_checkpoint
+    from lib.training.checkpoint import save_checkpoint
+    from lib.training.state import ModelConfig, TrainingConfig
     from lib.training.trainer import LossOptions, Trainer
     from plugins.train.model.original import Original
 

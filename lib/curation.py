@@ -54,23 +54,45 @@ class FaceFacts:
     histogram: np.ndarray
 
 
+def face_inside(image: Face, meta: FaceMeta) -> np.ndarray:
+    """Which pixels of a face PNG lie inside the face hull: bool (n, n)."""
+    return hull_mask(meta.landmarks_at(image.shape[0]), image.shape[0]) > 0
+
+
+def sharpness(image: Face, inside: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey face inside the hull: higher is sharper."""
+    laplacian = cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_32F)
+    return float(laplacian[inside].var()) if inside.any() else 0.0
+
+
+def colour_histogram(image: Face, inside: np.ndarray) -> np.ndarray:
+    """Hue x saturation histogram (16 x 8) of the face inside the hull, normalised: float32 (128,)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    histogram = cv2.calcHist([hsv], [0, 1], inside.astype(np.uint8), [16, 8], [0, 180, 0, 256]).ravel()
+    return (histogram / max(float(histogram.sum()), 1.0)).astype(np.float32)
+
+
+def thumbnail(image: Face) -> np.ndarray:
+    """The face in grey at THUMB x THUMB pixels, float32: what near-duplicates are compared on."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(grey, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def extract_name(meta: FaceMeta) -> str:
+    """The file name extract gives this face: <frame>_<face index>.png."""
+    return f"{meta.frame}_{meta.face_index}.png"
+
+
 def face_facts(name: str, image: Face, meta: FaceMeta) -> FaceFacts:
     """The numbers of one face PNG from extract (image BGR uint8, square)."""
     landmarks = meta.landmarks_at(image.shape[0])
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    inside = hull_mask(landmarks, image.shape[0]) > 0
-    laplacian = cv2.Laplacian(grey, cv2.CV_32F)
-    blur = float(laplacian[inside].var()) if inside.any() else 0.0
+    inside = face_inside(image, meta)
     yaw, pitch, _ = head_pose(meta.face.landmarks, meta.frame_shape)
     template = template_points(image.shape[0])
     fitted = transform_points(umeyama(landmarks[INNER], template[INNER]), landmarks)
     fit = float(np.linalg.norm(fitted - template, axis=1).mean() / max(interocular(template), 1e-6))
-    thumb = cv2.resize(grey, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
-    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
-    histogram = cv2.calcHist([hsv], [0, 1], inside.astype(np.uint8), [16, 8], [0, 180, 0, 256]).ravel()
-    histogram = (histogram / max(float(histogram.sum()), 1.0)).astype(np.float32)
-    return FaceFacts(name, blur, yaw, pitch, interocular(meta.face.landmarks), float(meta.face.score), fit, thumb,
-                     histogram)
+    return FaceFacts(name, sharpness(image, inside), yaw, pitch, interocular(meta.face.landmarks),
+                     float(meta.face.score), fit, thumbnail(image), colour_histogram(image, inside))
 
 
 def histogram_order(histograms: Sequence[np.ndarray]) -> tuple[list[int], list[float]]:
@@ -104,18 +126,20 @@ def people(descriptors: Sequence[Descriptor], threshold: float) -> list[int]:
     return [ranked[label] for label in labels]
 
 
-def near_duplicates(thumbs: Sequence[np.ndarray], tolerance: float) -> list[int | None]:
-    """For each face, the index of an earlier face it nearly repeats (mean absolute difference of their grey
-    thumbnails, after removing their mean brightness, under tolerance grey levels), or None."""
+def near_duplicates(thumbs: Sequence[np.ndarray], tolerance: float,
+                    first: Sequence[bool] | None = None) -> list[int | None]:
+    """For each face, the index of a face it nearly repeats (mean absolute difference of their grey thumbnails,
+    after removing their mean brightness, under tolerance grey levels), or None. Faces are taken in order, those
+    marked in first (say, the files that still have extract's name) before the rest, and each is compared with
+    the ones taken before it: of a pair, the one taken first is kept."""
     flat = np.stack([t.ravel() - t.mean() for t in thumbs]) if thumbs else np.zeros((0, THUMB * THUMB))
-    found: list[int | None] = []
-    for index in range(len(flat)):
-        if index == 0:
-            found.append(None)
-            continue
-        differences = np.abs(flat[:index] - flat[index]).mean(axis=1)
+    order = sorted(range(len(flat)), key=lambda i: (not first[i], i) if first is not None else i)
+    found: list[int | None] = [None] * len(flat)
+    for position, index in enumerate(order[1:], start=1):
+        earlier = order[:position]
+        differences = np.abs(flat[earlier] - flat[index]).mean(axis=1)
         nearest = int(np.argmin(differences))
-        found.append(nearest if differences[nearest] < tolerance else None)
+        found[index] = earlier[nearest] if differences[nearest] < tolerance else None
     return found
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from lib.errors import FaceswapError
-from lib.training.checkpoint import ModelConfig, load_models, read_state
+from lib.training.checkpoint import load_models
+from lib.training.state import ModelConfig, read_state
 
 # a2a and b2b reconstruct a face as its own person (evaluate's reconstruction scores, previews).
 DIRECTIONS = {"a2b": "decoder_b", "b2a": "decoder_a", "a2a": "decoder_a", "b2b": "decoder_b"}

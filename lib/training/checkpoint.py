@@ -8,11 +8,8 @@ except the previous one. A kill -9 at any moment leaves state.json naming a comp
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
-from dataclasses import MISSING, asdict, dataclass, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,138 +19,10 @@ import numpy as np
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
 from lib.model import layers  # noqa: F401 (registers the custom layers the .keras files name)
+from lib.training.state import SNAPSHOTS, STATE, ModelConfig, State, TrainingConfig, check_files, now
 
 if TYPE_CHECKING:
     from lib.training.trainer import Trainer
-
-SCHEMA = "faceswap-model"
-VERSION = 1
-STATE = "state.json"
-SNAPSHOTS = "snapshots"
-BEST = "best"
-# What a model folder may hold besides ckpt-*: the held-out history and its curves, the best checkpoint's copy.
-OURS = {STATE, SNAPSHOTS, BEST, "preview.png", "timelapse", "logs", "curves.json", "curves.png", "evaluation"}
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """What the model is: fixed for the life of a model folder (a contradicting option is an error)."""
-
-    model: str
-    size: int
-    coverage: float
-    learn_mask: bool
-    gan: bool
-    gan_loss: str
-    gan_weight: float
-    loss: str
-    eye_multiplier: float
-    mouth_multiplier: float
-    background_weight: float
-    mask_input: bool = False  # the model sees faces with their background blanked (lib.masks.blank_background)
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """How it was last trained: reused on resume when not given, and changeable on the command line."""
-
-    batch_size: int
-    learning_rate: float
-    clip_norm: float | None
-    color_match: float
-    motion_blur: float
-    warp: bool
-
-
-@dataclass(frozen=True)
-class State:
-    """The contents of state.json. files: name → size in bytes of each file in the checkpoint folder."""
-
-    config: ModelConfig
-    training: TrainingConfig
-    iteration: int
-    checkpoint: str
-    files: dict[str, int]
-    created: str
-    updated: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "version": VERSION, "model": self.config.model, "iteration": self.iteration,
-                "checkpoint": self.checkpoint, "files": self.files, "config": asdict(self.config),
-                "training": asdict(self.training), "created": self.created, "updated": self.updated}
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _from_dict(kind: type, raw: Any) -> Any:
-    """The dataclass from its JSON; a field added since the file was written takes its default."""
-    required = {f.name for f in fields(kind) if f.default is MISSING}
-    names = {f.name for f in fields(kind)}
-    if not isinstance(raw, dict) or not required <= set(raw) <= names:
-        raise ValueError(f"{kind.__name__} fields")
-    return kind(**raw)
-
-
-def read_state(model_dir: Path) -> State | None:
-    """The model folder's state, or None for a new model (no folder, or one holding nothing of a model).
-
-    Raises FaceswapError for a damaged state.json, one of another program, a newer schema, or a folder of
-    other files.
-    """
-    model_dir = Path(model_dir)
-    path = model_dir / STATE
-    if model_dir.exists() and not model_dir.is_dir():
-        raise FaceswapError(f"model folder {model_dir} is a file: give a folder for the model")
-    if not path.is_file():
-        listing = list(model_dir.iterdir()) if model_dir.is_dir() else []
-        others = [p.name for p in listing if p.name not in OURS and not p.name.startswith(("ckpt-", "."))]
-        if others:
-            raise FaceswapError(f"{model_dir} has files ({others[0]}, ...) but no {STATE}: not a faceswap model "
-                                "folder; give a new or empty folder")
-        return None
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FaceswapError(f"{path} is damaged ({type(err).__name__}): restore the model folder from a "
-                            f"backup or a copy in {SNAPSHOTS}/") from None
-    if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
-        raise FaceswapError(f"{path} was not written by faceswap train (schema {_schema(raw)!r}): "
-                            "give a new or empty folder for the model")
-    version = raw.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise FaceswapError(f"{path} has schema version {version}, newer than this faceswap reads ({VERSION}): "
-                            "update faceswap")
-    try:
-        files = {str(k): int(v) for k, v in raw["files"].items()}
-        state = State(_from_dict(ModelConfig, raw["config"]), _from_dict(TrainingConfig, raw["training"]),
-                      int(raw["iteration"]), str(raw["checkpoint"]), files, str(raw["created"]),
-                      str(raw["updated"]))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise FaceswapError(f"{path} is damaged (missing or malformed fields): restore the model folder from "
-                            f"a backup or a copy in {SNAPSHOTS}/") from None
-    check_files(model_dir, state)
-    return state
-
-
-def _schema(raw: Any) -> Any:
-    return raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
-
-
-def check_files(model_dir: Path, state: State) -> Path:
-    """The checkpoint folder state.json names, after checking that every file is there at its full size."""
-    folder = Path(model_dir) / state.checkpoint
-    if "/" in state.checkpoint or not state.checkpoint.startswith("ckpt-") or not folder.is_dir():
-        raise FaceswapError(f"{model_dir}: checkpoint folder {state.checkpoint} is missing: the model folder is "
-                            f"damaged; restore it from a backup or a copy in {SNAPSHOTS}/")
-    for name, size in state.files.items():
-        file = folder / name
-        if not file.is_file() or file.stat().st_size != size:
-            problem = "missing" if not file.is_file() else "truncated"
-            raise FaceswapError(f"{model_dir}: {state.checkpoint}/{name} is {problem}: the model folder is "
-                                f"damaged; restore it from a backup or a copy in {SNAPSHOTS}/")
-    return folder
 
 
 def _fsync(path: Path) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from lib.errors import FaceswapError, check_range
 from lib.identity import SAME_PERSON
+from lib.image import is_image_path
 from lib.smoothing import check_sigma
 from lib.swap import SwapOptions
+from lib.video import is_video_path
 from plugins.convert.writer import REGISTRY as WRITERS
 from plugins.convert.writer import writer_kind
 from scripts.options import (
@@ -103,3 +105,36 @@ class Config:
     @property
     def direction(self) -> str:
         return "b2a" if self.swap_model else "a2b"
+
+
+def check(cfg: Config) -> None:
+    """Problems that need no model and no decoding, found before anything slow starts."""
+    if not cfg.input.exists():
+        raise FaceswapError(f"input not found: {cfg.input}")
+    if not cfg.model_dir.is_dir():
+        raise FaceswapError(f"model folder not found: {cfg.model_dir} (train one first: faceswap.py train)")
+    if cfg.reference_video is not None and not cfg.reference_video.is_file():
+        raise FaceswapError(f"--reference-video not found: {cfg.reference_video}")
+    for ref in cfg.reference:
+        if not ref.is_file():
+            raise FaceswapError(f"--reference image not found: {ref}")
+    output, kind = cfg.output, cfg.writer_kind
+    if output.resolve() == cfg.input.resolve():
+        raise FaceswapError(f"output {output} would write over the input: choose another -o")
+    if kind == "images":
+        if output.is_file():
+            raise FaceswapError(f"output {output} is a file: give a folder for frames, or a video suffix")
+        if output.is_dir() and any(output.iterdir()) and not cfg.overwrite:
+            raise FaceswapError(f"output folder {output} is not empty: pass --overwrite to write into it")
+        return
+    if output.is_dir():
+        raise FaceswapError(f"output {output} is a folder: give a file name")
+    if output.exists() and not cfg.overwrite:
+        raise FaceswapError(f"output {output} exists: pass --overwrite to replace it")
+    if kind == "image":
+        if not (cfg.input.is_file() and is_image_path(cfg.input)):
+            raise FaceswapError(f"{output.name} is one image file, but {cfg.input.name} holds many frames: give "
+                                "a folder for the frames, or a video file")
+    elif not is_video_path(cfg.input) and cfg.fps is None and cfg.reference_video is None:
+        raise FaceswapError("frames in, video out: give the frame rate with --fps or take it (and the sound) "
+                            "from the original with --reference-video")

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from lib.errors import FaceswapError
 from lib.frames import WorkFrame, chunks, default_smoothing, frames_with_faces
 from lib.identity import FaceDescriber, IdentityFilter, reference_descriptor
-from lib.image import is_image_path
 from lib.media import FrameSource, check_same_size, image_files
 from lib.model.swapper import Swapper, load_swapper
 from lib.swap import FaceSwapper
@@ -20,7 +19,7 @@ from plugins.convert.writer import OutputFrame, WriterOptions
 from plugins.extract.pipeline import FaceFinder
 from plugins.registry import load_plugin
 from scripts.common import face_source, input_lines, sigterm_as_interrupt
-from scripts.convert.args import Config, parse_frame_ranges
+from scripts.convert.args import Config, check, parse_frame_ranges
 from scripts.progress import progress as show_progress
 
 log = logging.getLogger("faceswap.convert")
@@ -50,39 +49,6 @@ class Summary:
         if self.dropped:
             out.append(f"frames left out (outside --frame-ranges): {self.dropped}")
         return out + input_lines(self.skipped, "frames", self.problem)
-
-
-def _check_paths(cfg: Config) -> None:
-    """Problems that need no model and no decoding, found before anything slow starts."""
-    if not cfg.input.exists():
-        raise FaceswapError(f"input not found: {cfg.input}")
-    if not cfg.model_dir.is_dir():
-        raise FaceswapError(f"model folder not found: {cfg.model_dir} (train one first: faceswap.py train)")
-    if cfg.reference_video is not None and not cfg.reference_video.is_file():
-        raise FaceswapError(f"--reference-video not found: {cfg.reference_video}")
-    for ref in cfg.reference:
-        if not ref.is_file():
-            raise FaceswapError(f"--reference image not found: {ref}")
-    output, kind = cfg.output, cfg.writer_kind
-    if output.resolve() == cfg.input.resolve():
-        raise FaceswapError(f"output {output} would write over the input: choose another -o")
-    if kind == "images":
-        if output.is_file():
-            raise FaceswapError(f"output {output} is a file: give a folder for frames, or a video suffix")
-        if output.is_dir() and any(output.iterdir()) and not cfg.overwrite:
-            raise FaceswapError(f"output folder {output} is not empty: pass --overwrite to write into it")
-        return
-    if output.is_dir():
-        raise FaceswapError(f"output {output} is a folder: give a file name")
-    if output.exists() and not cfg.overwrite:
-        raise FaceswapError(f"output {output} exists: pass --overwrite to replace it")
-    if kind == "image":
-        if not (cfg.input.is_file() and is_image_path(cfg.input)):
-            raise FaceswapError(f"{output.name} is one image file, but {cfg.input.name} holds many frames: give "
-                                "a folder for the frames, or a video file")
-    elif not is_video_path(cfg.input) and cfg.fps is None and cfg.reference_video is None:
-        raise FaceswapError("frames in, video out: give the frame rate with --fps or take it (and the sound) "
-                            "from the original with --reference-video")
 
 
 def _writer_options(cfg: Config, video_info: VideoInfo | None, dropping: bool) -> WriterOptions:
@@ -138,7 +104,7 @@ def _probe(cfg: Config) -> VideoInfo | None:
 
 def run(cfg: Config) -> Summary:
     """Convert every frame of the input; returns the summary it also logs."""
-    _check_paths(cfg)
+    check(cfg)
     ranges = parse_frame_ranges(cfg.frame_ranges)
     video_info = _probe(cfg)
     if cfg.input.is_dir() and cfg.writer_kind in ("video", "gif"):

@@ -5,7 +5,7 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lib.errors import check_range
+from lib.errors import FaceswapError, check_range
 from lib.smoothing import check_sigma
 from lib.swap import SwapOptions
 from scripts.options import DEFAULT_DETECTOR, add_detector_argument, add_swap_arguments
@@ -60,3 +60,18 @@ class Config:
     @property
     def report_dir(self) -> Path:
         return self.output_dir if self.output_dir is not None else self.model_dir / "evaluation"
+
+
+def check(cfg: Config) -> None:
+    """Problems found before anything slow starts."""
+    if not cfg.model_dir.is_dir():
+        raise FaceswapError(f"model folder not found: {cfg.model_dir} (train one first: faceswap.py train)")
+    for flag, folder in (("-A", cfg.input_a), ("-B", cfg.input_b)):
+        if not folder.is_dir():
+            raise FaceswapError(f"{flag} face folder not found: {folder} (make one with faceswap.py extract)")
+    if cfg.input is not None and not cfg.input.exists():
+        raise FaceswapError(f"input not found: {cfg.input}")
+    if cfg.alignments is not None and not cfg.alignments.is_file():
+        raise FaceswapError(f"alignments file not found: {cfg.alignments}")
+    if cfg.report_dir.is_file():
+        raise FaceswapError(f"report folder {cfg.report_dir} is a file: choose another -o")

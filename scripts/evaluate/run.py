@@ -27,27 +27,12 @@ from plugins.convert import load_face_swapper
 from plugins.extract.align import AlignOptions
 from plugins.extract.align.dlib68 import Dlib68Aligner
 from scripts.common import face_source
-from scripts.evaluate.args import Config
+from scripts.evaluate.args import Config, check
 from scripts.progress import progress as show_progress
 
 log = logging.getLogger("faceswap.evaluate")
 REPORT = "report.json"
 SHEET = "sheet.png"
-
-
-def _check_paths(cfg: Config) -> None:
-    """Problems found before anything slow starts."""
-    if not cfg.model_dir.is_dir():
-        raise FaceswapError(f"model folder not found: {cfg.model_dir} (train one first: faceswap.py train)")
-    for flag, folder in (("-A", cfg.input_a), ("-B", cfg.input_b)):
-        if not folder.is_dir():
-            raise FaceswapError(f"{flag} face folder not found: {folder} (make one with faceswap.py extract)")
-    if cfg.input is not None and not cfg.input.exists():
-        raise FaceswapError(f"input not found: {cfg.input}")
-    if cfg.alignments is not None and not cfg.alignments.is_file():
-        raise FaceswapError(f"alignments file not found: {cfg.alignments}")
-    if cfg.report_dir.is_file():
-        raise FaceswapError(f"report folder {cfg.report_dir} is a file: choose another -o")
 
 
 def _video_faces(cfg: Config) -> Iterator[tuple[Frame, Landmarks | None]]:
@@ -83,7 +68,7 @@ def _header(cfg: Config, model: Swapper, faces_a: HeldOutFaces, faces_b: HeldOut
 
 def run(cfg: Config) -> dict[str, Any]:
     """Evaluate the model; returns the report it also writes to report.json."""
-    _check_paths(cfg)
+    check(cfg)
     faces_a = load_held_out(cfg.input_a, cfg.max_faces)
     faces_b = load_held_out(cfg.input_b, cfg.max_faces)
     for faces in (faces_a, faces_b):

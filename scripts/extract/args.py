@@ -5,10 +5,12 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lib.errors import check_range
+from lib.errors import FaceswapError, check_range
 from lib.identity import SAME_PERSON
+from lib.media import default_alignments_path
 from plugins.extract.align import AlignOptions
 from plugins.extract.detect import DetectOptions
+from scripts.common import check_can_create
 from scripts.options import DEFAULT_DETECTOR, add_detector_argument, add_threshold_argument
 
 
@@ -77,3 +79,20 @@ class Config:
     @property
     def align_options(self) -> AlignOptions:
         return AlignOptions(self.refeed)
+
+
+def check(cfg: Config) -> Path:
+    """Problems found before anything slow starts; returns where the alignments file goes."""
+    if not cfg.input.exists():
+        raise FaceswapError(f"input not found: {cfg.input}")
+    if cfg.output.exists() and not cfg.output.is_dir():
+        raise FaceswapError(f"output {cfg.output} is a file: give a folder for the face images")
+    check_can_create(cfg.output, "the face folder")
+    for ref in [*cfg.filter, *cfg.nfilter]:
+        if not ref.is_file():
+            raise FaceswapError(f"filter reference image not found: {ref}")
+    alignments = cfg.alignments or default_alignments_path(cfg.input)
+    if alignments.is_dir():
+        raise FaceswapError(f"alignments path {alignments} is a folder: give a file name")
+    check_can_create(alignments, "the alignments file")
+    return alignments

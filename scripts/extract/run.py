@@ -12,13 +12,13 @@ from lib.alignments import Alignments, FrameEntry, load_alignments
 from lib.errors import FaceswapError
 from lib.facefile import frames_from_faces, read_face_meta, save_faces
 from lib.identity import FaceDescriber, IdentityFilter, reference_descriptor
-from lib.media import FrameSource, SourceFrame, default_alignments_path
+from lib.media import FrameSource, SourceFrame
 from lib.readahead import read_ahead
 from lib.types import DetectedFace, Frame
 from lib.writebehind import WriteBehind
 from plugins.extract.pipeline import FaceFinder
-from scripts.common import check_can_create, input_lines
-from scripts.extract.args import Config
+from scripts.common import input_lines
+from scripts.extract.args import Config, check
 from scripts.progress import progress as show_progress
 
 log = logging.getLogger("faceswap.extract")
@@ -45,22 +45,6 @@ class Summary:
         for reason, count in sorted(self.faces_filtered.items()):
             out.append(f"faces dropped ({reason}): {count}")
         return out + input_lines(self.skipped, "files", self.problem)
-
-
-def _check_paths(cfg: Config) -> Path:
-    if not cfg.input.exists():
-        raise FaceswapError(f"input not found: {cfg.input}")
-    if cfg.output.exists() and not cfg.output.is_dir():
-        raise FaceswapError(f"output {cfg.output} is a file: give a folder for the face images")
-    check_can_create(cfg.output, "the face folder")
-    for ref in [*cfg.filter, *cfg.nfilter]:
-        if not ref.is_file():
-            raise FaceswapError(f"filter reference image not found: {ref}")
-    alignments = cfg.alignments or default_alignments_path(cfg.input)
-    if alignments.is_dir():
-        raise FaceswapError(f"alignments path {alignments} is a folder: give a file name")
-    check_can_create(alignments, "the alignments file")
-    return alignments
 
 
 def _identity_filter(cfg: Config, finder: FaceFinder) -> IdentityFilter | None:
@@ -101,7 +85,7 @@ def _known_frames(cfg: Config, path: Path, source_name: str) -> dict[str, FrameE
 
 def run(cfg: Config) -> Summary:
     """Extract every face of the input; returns the summary it also logs."""
-    alignments_path = _check_paths(cfg)
+    alignments_path = check(cfg)
     source = FrameSource(cfg.input, cfg.every_n)
     cfg.output.mkdir(parents=True, exist_ok=True)
     alignments_path.parent.mkdir(parents=True, exist_ok=True)

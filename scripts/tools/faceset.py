@@ -20,11 +20,15 @@ import numpy as np
 from lib.curation import (
     CleanOptions,
     FaceFacts,
+    colour_histogram,
+    extract_name,
     face_facts,
+    face_inside,
     histogram_order,
     near_duplicates,
     people,
     robust_spread,
+    sharpness,
 )
 from lib.errors import FaceswapError
 from lib.facefile import FaceMeta, face_paths, meta_from_json, read_face_meta
@@ -38,7 +42,7 @@ from plugins.extract.pipeline import FaceFinder
 
 log = logging.getLogger("faceswap.tools")
 SORT_CSV = "sort.csv"
-NEEDS_PIXELS = {"identity", "blur", "histogram"}
+NEEDS = {"identity": "facts", "blur": "blur", "histogram": "histogram"}  # what a key reads; the rest: "meta"
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,11 +53,14 @@ class Face:
     meta: FaceMeta
     facts: FaceFacts | None = None
     descriptor: Descriptor | None = None
+    blur: float | None = None  # for sort --by blur alone (facts has it too)
+    histogram: np.ndarray | None = None  # for sort --by histogram alone
 
 
-def _read(path: Path, pixels: bool, describer: FaceDescriber | None) -> Face | str:
-    """One face file, or why it cannot be used."""
-    if not pixels:
+def _read(path: Path, need: str, describer: FaceDescriber | None) -> Face | str:
+    """One face file with what need asks for ("meta", "blur", "histogram", or "facts": every number and, with a
+    describer, the descriptor), or why it cannot be used."""
+    if need == "meta":
         meta = read_face_meta(path)
         return Face(path, meta) if meta is not None else "no extract metadata"
     try:
@@ -63,18 +70,23 @@ def _read(path: Path, pixels: bool, describer: FaceDescriber | None) -> Face | s
     meta = meta_from_json(raw)
     if meta is None or image.shape[0] != image.shape[1]:
         return "no extract metadata"
+    if need == "blur":
+        return Face(path, meta, blur=sharpness(image, face_inside(image, meta)))
+    if need == "histogram":
+        return Face(path, meta, histogram=colour_histogram(image, face_inside(image, meta)))
     descriptor = None if describer is None else describer.describe(image, meta.landmarks_at(image.shape[0]))
     return Face(path, meta, face_facts(path.name, image, meta), descriptor)
 
 
-def read_faces(folder: Path, *, pixels: bool, identity: bool) -> tuple[list[Face], dict[str, int]]:
-    """The face PNGs of a folder (sorted by name) on a few threads; and how many files were skipped, by reason."""
+def read_faces(folder: Path, need: str, *, identity: bool = False) -> tuple[list[Face], dict[str, int]]:
+    """The face PNGs of a folder (sorted by name) with what need asks for (see _read), on a few threads; and
+    how many files were skipped, by reason."""
     paths = [path for path in face_paths(folder) if path.suffix.lower() == ".png"]
     describer = FaceDescriber() if identity else None
     faces: list[Face] = []
     skipped: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:  # decoding and dlib release the GIL
-        for path, read in zip(paths, pool.map(lambda p: _read(p, pixels, describer), paths)):
+        for path, read in zip(paths, pool.map(lambda p: _read(p, need, describer), paths)):
             if isinstance(read, str):
                 log.warning("skipped %s: %s", path.name, read)
                 skipped[read] = skipped.get(read, 0) + 1
@@ -102,9 +114,9 @@ def _identity_rank(faces: list[Face], threshold: float) -> tuple[list[int], list
 
 
 SORTERS: dict[str, tuple[Callable[[Face], float], bool]] = {  # key -> (value, highest first)
-    "blur": (lambda face: face.facts.blur if face.facts else 0.0, True),
-    "yaw": (lambda face: face.facts.yaw if face.facts else _pose(face)[0], False),
-    "pitch": (lambda face: face.facts.pitch if face.facts else _pose(face)[1], False),
+    "blur": (lambda face: face.blur if face.blur is not None else 0.0, True),
+    "yaw": (lambda face: _pose(face)[0], False),
+    "pitch": (lambda face: _pose(face)[1], False),
     "size": (lambda face: interocular(face.meta.face.landmarks), True),
     "score": (lambda face: face.meta.face.score, True),
 }
@@ -120,7 +132,7 @@ def rank(faces: list[Face], key: str, threshold: float = SAME_PERSON) -> tuple[l
     if key == "identity":
         return _identity_rank(faces, threshold)
     if key == "histogram":
-        chain, steps = histogram_order([face.facts.histogram for face in faces if face.facts is not None])
+        chain, steps = histogram_order([face.histogram for face in faces if face.histogram is not None])
         values = [0.0] * len(faces)
         for index, step in zip(chain, steps):
             values[index] = step
@@ -158,7 +170,7 @@ def sort_faces(folder: Path, key: str, output: Path | None = None,
     Writes sort.csv (file, value, rank, new name) beside them; returns its path and how many faces."""
     if output is None and (folder / SORT_CSV).is_file():
         undo_sort(folder)  # a second in-place sort starts from the original names
-    faces, _ = read_faces(folder, pixels=key in NEEDS_PIXELS, identity=key == "identity")
+    faces, _ = read_faces(folder, NEEDS.get(key, "meta"), identity=key == "identity")
     order, values = rank(faces, key, threshold)
     target = output or folder
     target.mkdir(parents=True, exist_ok=True)
@@ -206,9 +218,10 @@ def find_rejects(faces: list[Face], references: list[Descriptor], options: Clean
     blur_median, _ = robust_spread([f.blur for f in facts if f is not None])
     fit_median, fit_spread = robust_spread([f.fit for f in facts if f is not None])
     size_median, _ = robust_spread([f.size for f in facts if f is not None])
-    duplicates = near_duplicates([f.thumb for f in facts if f is not None], options.duplicate)
+    first = [extract_name(face.meta) == face.path.name for face in faces]  # of two copies, keep extract's file
+    duplicates = near_duplicates([f.thumb for f in facts if f is not None], options.duplicate, first)
     verdicts: list[tuple[str | None, float | None]] = []
-    for face, fact, duplicate_of in zip(faces, facts, duplicates):
+    for face, fact in zip(faces, facts):
         assert fact is not None and face.descriptor is not None
         distance = float(np.linalg.norm(face.descriptor - centre))
         if distance > options.identity:
@@ -219,10 +232,12 @@ def find_rejects(faces: list[Face], references: list[Descriptor], options: Clean
             verdicts.append(("tiny", fact.size))
         elif fact.blur < options.blur * blur_median:
             verdicts.append(("blurry", fact.blur))
-        elif duplicate_of is not None and verdicts[duplicate_of][0] is None:
-            verdicts.append(("duplicate", float(duplicate_of)))
         else:
             verdicts.append((None, None))
+    for index in sorted(range(len(faces)), key=lambda i: (not first[i], i)):  # the order near_duplicates took
+        kept = duplicates[index]
+        if verdicts[index][0] is None and kept is not None and verdicts[kept][0] in (None, "duplicate"):
+            verdicts[index] = ("duplicate", float(kept))
     return verdicts
 
 
@@ -233,7 +248,7 @@ def clean_faces(folder: Path, references: list[Path], options: CleanOptions, *, 
     if (folder / REJECTED).is_dir() and not dry_run:
         raise FaceswapError(f"{folder} was cleaned before ({REJECTED}/ is there): undo it first (tools clean "
                             "--undo)")
-    faces, skipped = read_faces(folder, pixels=True, identity=True)
+    faces, skipped = read_faces(folder, "facts", identity=True)
     describer = FaceDescriber()
     people_refs = [reference_descriptor(path, describer, finder or FaceFinder("dlib-hog")) for path in references]
     hog = dlib.get_frontal_face_detector()

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import logging
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from lib.errors import FaceswapError, check_range
-from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, parse_loss
+from lib.facefile import face_paths
+from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, format_loss, parse_loss
+from lib.training.state import ModelConfig, State, TrainingConfig, read_state
 from plugins.train.model import REGISTRY, SUMMARIES
+from scripts.common import check_can_create
+
+log = logging.getLogger("faceswap.train")
 
 DEFAULT_MODEL = "original"
 DEFAULTS = {  # what a new model folder gets for the options left out; a resumed one keeps its own
@@ -156,3 +163,59 @@ class Config:
                 parse_loss(self.loss)
             except FaceswapError as err:
                 raise FaceswapError(f"--loss: {err}") from None
+
+
+def check(cfg: Config) -> tuple[State | None, dict[str, Any], TrainingConfig]:
+    """What the command line and the folders it names show to be wrong, found before TensorFlow loads: a damaged
+    or foreign model folder, options that contradict a resumed model, missing or empty face folders. Returns the
+    model folder's state (None: a new model) and the resolved options (see resolve)."""
+    state = read_state(cfg.model_dir)
+    values, training = resolve(cfg, state)
+    if state is None:
+        check_can_create(cfg.model_dir, "the model folder")
+    if cfg.input_a.resolve() == cfg.input_b.resolve():
+        raise FaceswapError(f"-A and -B are the same folder ({cfg.input_a}): give the faces of person A and of "
+                            "person B, each in its own folder")
+    for folder in (cfg.input_a, cfg.input_b, cfg.holdout_a, cfg.holdout_b):
+        if folder is not None:
+            face_paths(folder)
+    return state, values, training
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingConfig]:
+    """The model's config (a dict; 'size' None means the plugin's default) and the training options.
+
+    On resume: the stored config, where an option that contradicts it is an error; stored training options,
+    overridden by the ones given. A new model: the options given, defaults for the rest.
+    """
+    given = {f.name: getattr(cfg, f.name) for f in fields(ModelConfig)}
+    given["loss"] = None if cfg.loss is None else format_loss(parse_loss(cfg.loss))
+    training_given = {f.name: getattr(cfg, f.name) for f in fields(TrainingConfig)}
+    if state is None:
+        values = {name: DEFAULTS.get(name) if value is None else value for name, value in given.items()}
+        values["model"] = values["model"] or DEFAULT_MODEL
+        values["loss"] = values["loss"] or format_loss(parse_loss(DEFAULT_LOSS))
+        training: dict[str, Any] = {name: DEFAULTS.get(name, True) if value is None else value
+                                    for name, value in training_given.items()}
+    else:
+        stored = asdict(state.config)
+        for name, value in given.items():
+            if value is not None and value != stored[name]:
+                shown = "" if isinstance(value, bool) else f" {value}"
+                raise FaceswapError(
+                    f"{_option(name)}{shown} contradicts this model's {name.replace('_', ' ')} {stored[name]} "
+                    f"(stored in {cfg.model_dir / 'state.json'}): leave it out to resume, or train a new model "
+                    "in another folder")
+        values = stored
+        training = asdict(state.training)
+        for name, value in training_given.items():
+            if value is not None and value != training[name]:
+                log.info("%s: %s (was %s)", _option(name), value, training[name])
+                training[name] = value
+    if training["clip_norm"] == 0:
+        training["clip_norm"] = None  # 0 means no clipping
+    return values, TrainingConfig(**training)

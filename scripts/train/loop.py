@@ -16,11 +16,12 @@ import numpy as np
 from lib.errors import FaceswapError
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
 from lib.model.swapper import Swapper
-from lib.training.checkpoint import BEST, ModelConfig, State, TrainingConfig, keep_copy, save_checkpoint
+from lib.training.checkpoint import keep_copy, save_checkpoint
 from lib.training.curves import Curves, heldout_numbers
 from lib.training.feed import Feed
 from lib.training.heldout import HeldOutCheck
 from lib.training.preview import preview_grid
+from lib.training.state import BEST, ModelConfig, State, TrainingConfig
 from lib.training.tensorboard import TrainingLog
 from lib.training.trainer import Trainer
 from scripts.progress import progress as show_progress

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, fields
 from typing import Any
 
 import keras
@@ -12,13 +11,14 @@ import tensorflow as tf
 
 from lib.errors import FaceswapError
 from lib.evaluation.measure import FaceMeasurer
-from lib.model.loss_spec import DEFAULT_LOSS, format_loss, parse_loss
+from lib.model.loss_spec import parse_loss
 from lib.model.parts import ModelOptions
 from lib.swap import SwapOptions
-from lib.training.checkpoint import ModelConfig, State, TrainingConfig, load_trainer_state, read_state
+from lib.training.checkpoint import load_trainer_state
 from lib.training.faces import FaceSet, load_faces, shared_faces
 from lib.training.feed import Feed, FeedOptions
 from lib.training.heldout import HeldOutCheck
+from lib.training.state import ModelConfig, State, TrainingConfig
 from lib.training.trainer import (
     LossOptions,
     Trainer,
@@ -32,50 +32,10 @@ from plugins.extract.align import AlignOptions
 from plugins.extract.align.dlib68 import Dlib68Aligner
 from plugins.registry import load_plugin
 from plugins.train.model import REGISTRY
-from scripts.common import check_can_create
-from scripts.train.args import DEFAULT_MODEL, DEFAULTS, Config
+from scripts.train.args import Config, check
 from scripts.train.loop import Loop, Summary
 
 log = logging.getLogger("faceswap.train")
-
-
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingConfig]:
-    """The model's config (a dict; 'size' None means the plugin's default) and the training options.
-
-    On resume: the stored config, where an option that contradicts it is an error; stored training options,
-    overridden by the ones given. A new model: the options given, defaults for the rest.
-    """
-    given = {f.name: getattr(cfg, f.name) for f in fields(ModelConfig)}
-    given["loss"] = None if cfg.loss is None else format_loss(parse_loss(cfg.loss))
-    training_given = {f.name: getattr(cfg, f.name) for f in fields(TrainingConfig)}
-    if state is None:
-        values = {name: DEFAULTS.get(name) if value is None else value for name, value in given.items()}
-        values["model"] = values["model"] or DEFAULT_MODEL
-        values["loss"] = values["loss"] or format_loss(parse_loss(DEFAULT_LOSS))
-        training: dict[str, Any] = {name: DEFAULTS.get(name, True) if value is None else value
-                                    for name, value in training_given.items()}
-    else:
-        stored = asdict(state.config)
-        for name, value in given.items():
-            if value is not None and value != stored[name]:
-                shown = "" if isinstance(value, bool) else f" {value}"
-                raise FaceswapError(
-                    f"{_option(name)}{shown} contradicts this model's {name.replace('_', ' ')} {stored[name]} "
-                    f"(stored in {cfg.model_dir / 'state.json'}): leave it out to resume, or train a new model "
-                    "in another folder")
-        values = stored
-        training = asdict(state.training)
-        for name, value in training_given.items():
-            if value is not None and value != training[name]:
-                log.info("%s: %s (was %s)", _option(name), value, training[name])
-                training[name] = value
-    if training["clip_norm"] == 0:
-        training["clip_norm"] = None  # 0 means no clipping
-    return values, TrainingConfig(**training)
 
 
 def _check_two_people(faces_a: FaceSet, faces_b: FaceSet, cfg: Config) -> None:
@@ -97,13 +57,7 @@ def _default_workers() -> int:
 def run(cfg: Config) -> Summary:
     """Train for --iterations more, --minutes, or until Ctrl-C / SIGTERM, saving on the way and at the end;
     returns what the run did."""
-    state = read_state(cfg.model_dir)  # a damaged or foreign folder fails here, before anything is loaded
-    values, training = resolve(cfg, state)
-    if state is None:
-        check_can_create(cfg.model_dir, "the model folder")
-    if cfg.input_a.resolve() == cfg.input_b.resolve():
-        raise FaceswapError(f"-A and -B are the same folder ({cfg.input_a}): give the faces of person A and of "
-                            "person B, each in its own folder")
+    state, values, training = check(cfg)
     faces_a = load_faces(cfg.input_a)
     faces_b = load_faces(cfg.input_b)
     _check_two_people(faces_a, faces_b, cfg)
@@ -137,12 +91,12 @@ def run(cfg: Config) -> Summary:
              ", GAN" if config.gan else "", len(faces_a), len(faces_b), training.batch_size, policy,
              f", {replicas} devices" if replicas > 1 else "", cfg.model_dir,
              f"resuming at iteration {start}" if state else "new model")
-    check = _heldout_check(cfg, faces_a, faces_b)
+    heldout = _heldout_check(cfg, faces_a, faces_b)
     xla = default_xla() if cfg.xla is None else cfg.xla
     if xla:
         log.info("compiling the training step with XLA (--no-xla to turn it off)")
     loop = Loop(cfg, trainer, config, training, feed, step=trainer.make_step_function(strategy, xla), state=state,
-                check=check)
+                check=heldout)
     return loop.run(iter(dataset))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.training.checkpoint import read_state
+from lib.training.state import read_state
 from lib.video import probe_video, video_comment
 from scripts.demo.run import CLIPS
 from tests.conftest import assert_quiet, run_cli

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import DATA, ROOT, run_cli
 
 
 def test_help_lists_commands_without_heavy_imports() -> None:
@@ -39,3 +40,32 @@ def test_missing_input_is_one_line_error(tmp_path) -> None:
     assert "input not found" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "faces").exists()
+
+
+_RUN_AND_LIST_HEAVY = ("import sys, runpy; sys.argv = ['faceswap.py', *sys.argv[1:]]\n"
+                       "try:\n    runpy.run_path('faceswap.py', run_name='__main__')\nexcept SystemExit as end:\n"
+                       "    print('EXIT', end.code)\n"
+                       "print('HEAVY', [m for m in ('tensorflow', 'keras', 'dlib', 'mtcnn') if m in sys.modules])")
+
+
+SIMM, SCHNEIDER = "{data}/chips/John_Simm", "{data}/chips/John_Schneider"
+
+
+@pytest.mark.parametrize(("arguments", "words"), [
+    (("extract", "-i", "{tmp}/nope.mp4", "-o", "{tmp}/faces"), "input not found"),
+    (("train", "-A", "{tmp}/nope", "-B", SIMM, "-m", "{tmp}/model"), "does not exist"),
+    (("train", "-A", SIMM, "-B", SIMM, "-m", "{tmp}/model"), "same folder"),
+    (("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{tmp}/damaged"), "damaged"),
+    (("convert", "-i", "{data}/peer/test.mp4", "-o", "{tmp}/o.mp4", "-m", "{tmp}/nope"), "model folder not found"),
+    (("evaluate", "-m", "{tmp}/damaged", "-A", "{tmp}/nope", "-B", "{tmp}/nope"), "-A face folder not found"),
+])
+def test_errors_in_the_command_line_come_before_tensorflow_loads(arguments: tuple[str, ...], words: str,
+                                                                 tmp_path: Path) -> None:
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "state.json").write_text("{")  # a model folder whose state.json was cut short
+    filled = [part.format(tmp=tmp_path, data=DATA) for part in arguments]
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_LIST_HEAVY, *filled], capture_output=True, text=True,
+                            cwd=ROOT, check=False)
+    assert "EXIT 1" in result.stdout and "HEAVY []" in result.stdout, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and words in errors[0], result.stderr

@@ -128,6 +128,7 @@ def mixed_float16() -> Any:
     keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow  # the GPU's paths, emulated on a CPU: full tier only
 def test_mixed_float16_scales_the_loss_and_trains(mixed_float16: Any, sets: tuple[FaceSet, FaceSet]) -> None:
     """The path a GPU takes by default with --mixed-precision: float16 layers, a loss-scale optimiser; here on
     the CPU with the small model so that it cannot rot unseen."""
@@ -141,6 +142,7 @@ def test_mixed_float16_scales_the_loss_and_trains(mixed_float16: Any, sets: tupl
     assert trainer.encoder.layers[1].compute_dtype == "float16"
 
 
+@pytest.mark.slow  # the GPU's paths, emulated on a CPU: full tier only
 def test_xla_step_gives_the_same_losses(sets: tuple[FaceSet, FaceSet]) -> None:
     """train --xla compiles the step with XLA (what a GPU uses by default): the same step, the same numbers."""
     batch = _batch(sets, 2)

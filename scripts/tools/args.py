@@ -1,5 +1,5 @@
 """tools' command line and its Config: `alignments` (rebuild, remove-deleted, missing, merge, draw, extract),
-`video split|join`, `sort`, `clean`."""
+`video split|join`, `sort`, `clean`, `preview`."""
 from __future__ import annotations
 
 import argparse

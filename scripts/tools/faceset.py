@@ -85,7 +85,7 @@ def read_faces(folder: Path, need: str, *, identity: bool = False) -> tuple[list
     describer = FaceDescriber() if identity else None
     faces: list[Face] = []
     skipped: dict[str, int] = {}
-    with ThreadPoolExecutor(max_workers=4) as pool:  # decoding and dlib release the GIL
+    with ThreadPoolExecutor(max_workers=4) as pool:  # PNG decoding releases the GIL (dlib does not)
         for path, read in zip(paths, pool.map(lambda p: _read(p, need, describer), paths)):
             if isinstance(read, str):
                 log.warning("skipped %s: %s", path.name, read)

@@ -48,7 +48,7 @@ def parse_vary(values: list[str]) -> dict[str, list[str | float]]:
 def _chosen(source: FrameSource, frames: list[WorkFrame], wanted: list[int]) -> list[WorkFrame]:
     with_faces = [frame for frame in frames if frame.image is not None and frame.faces]
     if not with_faces:
-        raise FaceswapError(f"no face found in the frames of {source.path}: nothing to preview")
+        raise FaceswapError(f"no face found in the frames of {source.path} looked at: give --frames with faces")
     if wanted:
         chosen = [frame for frame in with_faces if frame.index in wanted]
         absent = sorted(set(wanted) - {frame.index for frame in chosen})
@@ -86,7 +86,9 @@ def preview_sheet(cfg: Config, output: Path) -> int:
     source = FrameSource(cfg.input)
     lookup, finder = face_source(source, cfg.alignments[0] if cfg.alignments else None, cfg.detector)
     wanted = sorted(set(cfg.frames))
-    ranges = [(index, index) for index in wanted]
+    # Without --frames, a few frames spread over the input are looked at, not every frame of an hour of video.
+    spread = sorted({int(i) for i in np.linspace(0, max(source.total - 1, 0), 3 * DEFAULT_FRAMES)})
+    ranges = [(index, index) for index in wanted or spread]
     chosen = _chosen(source, list(frames_with_faces(source, ranges, lookup, finder, 0.0)), wanted)
     model = load_swapper(cfg.model_dir)
     direction = "b2a" if cfg.swap_model else "a2b"

@@ -217,3 +217,7 @@ def test_preview_writes_a_labelled_sheet(man: tuple[Path, Path], model: Path, tm
     assert sheet.shape[0] == 5 * 192 and sheet.shape[1] == 280 + 3 * 192  # the original row and 2 x 2 settings
     assert SYNTHETIC_KEY.decode() in png_text((tmp_path / "sheet.png").read_bytes())
     assert_one_line_error(run_cli("tools", "preview", "-i", MAN, "-m", model, "--vary", "glow=1"), "--vary glow")
+    # no --frames: four frames spread over the clip, with convert's default settings
+    run_cli("tools", "preview", "-i", MAN, "-m", model, "-p", alignments, "-o", tmp_path / "default.png",
+            check=True)
+    assert read_image(tmp_path / "default.png").shape == (2 * 192, 280 + 4 * 192, 3)

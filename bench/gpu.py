@@ -133,9 +133,9 @@ def measure_train(spec: Spec, sets: tuple[FaceSet, FaceSet], seconds: float) -> 
 
 def measure_feed(sets: tuple[FaceSet, FaceSet], model_rate: float | None, seconds: float) -> dict[str, Any]:
     """The feed alone with a worker per core: samples/s, and how much of a step the model would wait for it."""
-    from lib.training.feed import Feed, FeedOptions
+    from lib.training.feed import Feed, FeedOptions, default_workers
 
-    workers = min(16, max(2, os.cpu_count() or 2))
+    workers = default_workers()
     batches = Feed(sets[0], sets[1], FeedOptions(size=64, batch_size=16, workers=workers, seed=0)).batches()
     next(batches)
     count = 0

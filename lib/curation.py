@@ -126,6 +126,11 @@ def people(descriptors: Sequence[Descriptor], threshold: float) -> list[int]:
     return [ranked[label] for label in labels]
 
 
+def taken_order(count: int, first: Sequence[bool] | None = None) -> list[int]:
+    """The order near_duplicates takes faces in: those marked in first before the rest, each in index order."""
+    return sorted(range(count), key=lambda i: (not first[i], i) if first is not None else (False, i))
+
+
 def near_duplicates(thumbs: Sequence[np.ndarray], tolerance: float,
                     first: Sequence[bool] | None = None) -> list[int | None]:
     """For each face, the index of a face it nearly repeats (mean absolute difference of their grey thumbnails,
@@ -133,7 +138,7 @@ def near_duplicates(thumbs: Sequence[np.ndarray], tolerance: float,
     marked in first (say, the files that still have extract's name) before the rest, and each is compared with
     the ones taken before it: of a pair, the one taken first is kept."""
     flat = np.stack([t.ravel() - t.mean() for t in thumbs]) if thumbs else np.zeros((0, THUMB * THUMB))
-    order = sorted(range(len(flat)), key=lambda i: (not first[i], i) if first is not None else i)
+    order = taken_order(len(flat), first)
     found: list[int | None] = [None] * len(flat)
     for position, index in enumerate(order[1:], start=1):
         earlier = order[:position]

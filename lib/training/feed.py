@@ -3,6 +3,7 @@ the model by worker threads (OpenCV releases the GIL) and handed to TensorFlow t
 from __future__ import annotations
 
 import math
+import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +20,12 @@ from lib.training import augment
 from lib.training.faces import FaceSet
 
 KEYS = ("warped", "target", "mask", "weight")
+
+
+def default_workers() -> int:
+    """Feed threads by default: every core makes faces for a GPU (the model's own threads then wait on the GPU),
+    2 to 16."""
+    return min(16, max(2, os.cpu_count() or 2))
 
 
 @dataclass(frozen=True)

@@ -89,11 +89,12 @@ def missing(path: Path, source: Path | None) -> list[str]:
     """The frames with no face: listed without faces in the file, or (with the input) not listed at all."""
     alignments = load_alignments(path)
     names = [name for name, entry in alignments.frames.items() if not entry.faces]
+    order: dict[str, int] = {}
     if source is not None:
         frames = FrameSource(source)
         _check_source(alignments, frames, path)
-        names += [name for name in frames.frame_names() if name not in alignments.frames]
-    order = {name: index for index, name in enumerate(FrameSource(source).frame_names())} if source else {}
+        order = {name: index for index, name in enumerate(frames.frame_names())}
+        names += [name for name in order if name not in alignments.frames]
     return sorted(set(names), key=lambda name: (order.get(name, 0), name))
 
 

@@ -22,6 +22,7 @@ NEEDS = {"rebuild": ("faces", "alignments"), "remove-deleted": ("faces", "alignm
          "merge": ("alignments", "output"), "draw": ("input", "alignments", "output"),
          "extract": ("input", "alignments", "output")}
 FLAGS = {"faces": "-f", "alignments": "-p", "input": "-i", "output": "-o"}
+VARIABLE = ("mask", "color", "blend", "erosion", "blur", "sharpen")  # what tools preview --vary can vary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -157,3 +158,34 @@ class Config:
     def clean_options(self) -> CleanOptions:
         return CleanOptions(self.identity_threshold, self.blur_share, self.duplicate_tolerance, self.fit_limit,
                             self.tiny_share)
+
+
+def check(cfg: Config) -> None:
+    """Problems found from the command line and the files it names, before anything slow loads."""
+    if cfg.tool == "alignments" and cfg.action != "rebuild":
+        for path in cfg.alignments:
+            if not path.is_file():
+                raise FaceswapError(f"alignments file not found: {path}")
+    if cfg.tool == "preview":
+        assert cfg.input is not None and cfg.model_dir is not None
+        parse_vary(cfg.vary)  # a mistyped setting fails first
+        if not cfg.input.exists():
+            raise FaceswapError(f"input not found: {cfg.input}")
+        if not cfg.model_dir.is_dir():
+            raise FaceswapError(f"model folder not found: {cfg.model_dir} (train one first: faceswap.py train)")
+
+
+def parse_vary(values: list[str]) -> dict[str, list[str | float]]:
+    """['mask=hull,learned', 'blur=2,8'] -> {'mask': ['hull', 'learned'], 'blur': [2.0, 8.0]}."""
+    numeric = {"erosion", "blur", "sharpen"}
+    found: dict[str, list[str | float]] = {}
+    for value in values:
+        key, sep, choices = value.partition("=")
+        if not sep or key not in VARIABLE or not choices:
+            raise FaceswapError(f"--vary {value}: give a setting and its values, like mask=hull,learned "
+                                f"(settings: {', '.join(VARIABLE)})")
+        try:
+            found[key] = [float(c) if key in numeric else c for c in choices.split(",")]
+        except ValueError:
+            raise FaceswapError(f"--vary {value}: {key} takes numbers") from None
+    return found

@@ -29,6 +29,7 @@ from lib.curation import (
     people,
     robust_spread,
     sharpness,
+    taken_order,
 )
 from lib.errors import FaceswapError
 from lib.facefile import FaceMeta, face_paths, meta_from_json, read_face_meta
@@ -42,7 +43,7 @@ from plugins.extract.pipeline import FaceFinder
 
 log = logging.getLogger("faceswap.tools")
 SORT_CSV = "sort.csv"
-NEEDS = {"identity": "facts", "blur": "blur", "histogram": "histogram"}  # what a key reads; the rest: "meta"
+NEEDS = {"identity": "descriptor", "blur": "blur", "histogram": "histogram"}  # what a key reads; the rest: "meta"
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,8 +59,8 @@ class Face:
 
 
 def _read(path: Path, need: str, describer: FaceDescriber | None) -> Face | str:
-    """One face file with what need asks for ("meta", "blur", "histogram", or "facts": every number and, with a
-    describer, the descriptor), or why it cannot be used."""
+    """One face file with what need asks for ("meta", "blur", "histogram", "descriptor", or "facts": every
+    number and, with a describer, the descriptor), or why it cannot be used."""
     if need == "meta":
         meta = read_face_meta(path)
         return Face(path, meta) if meta is not None else "no extract metadata"
@@ -75,7 +76,7 @@ def _read(path: Path, need: str, describer: FaceDescriber | None) -> Face | str:
     if need == "histogram":
         return Face(path, meta, histogram=colour_histogram(image, face_inside(image, meta)))
     descriptor = None if describer is None else describer.describe(image, meta.landmarks_at(image.shape[0]))
-    return Face(path, meta, face_facts(path.name, image, meta), descriptor)
+    return Face(path, meta, None if need == "descriptor" else face_facts(path.name, image, meta), descriptor)
 
 
 def read_faces(folder: Path, need: str, *, identity: bool = False) -> tuple[list[Face], dict[str, int]]:
@@ -234,7 +235,7 @@ def find_rejects(faces: list[Face], references: list[Descriptor], options: Clean
             verdicts.append(("blurry", fact.blur))
         else:
             verdicts.append((None, None))
-    for index in sorted(range(len(faces)), key=lambda i: (not first[i], i)):  # the order near_duplicates took
+    for index in taken_order(len(faces), first):  # kept faces come before their copies
         kept = duplicates[index]
         if verdicts[index][0] is None and kept is not None and verdicts[kept][0] in (None, "duplicate"):
             verdicts[index] = ("duplicate", float(kept))

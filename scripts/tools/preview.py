@@ -20,29 +20,12 @@ from lib.swap import SwapOptions
 from lib.types import Frame, Landmarks
 from plugins.convert import load_face_swapper
 from scripts.common import face_source
-from scripts.tools.args import Config
+from scripts.tools.args import Config, parse_vary
 
 log = logging.getLogger("faceswap.tools")
 CELL = 192  # pixels per frame on the sheet
 LABEL = 280  # width of the label column
-VARIABLE = ("mask", "color", "blend", "erosion", "blur", "sharpen")
 DEFAULT_FRAMES = 4
-
-
-def parse_vary(values: list[str]) -> dict[str, list[str | float]]:
-    """['mask=hull,learned', 'blur=2,8'] -> {'mask': ['hull', 'learned'], 'blur': [2.0, 8.0]}."""
-    numeric = {"erosion", "blur", "sharpen"}
-    found: dict[str, list[str | float]] = {}
-    for value in values:
-        key, sep, choices = value.partition("=")
-        if not sep or key not in VARIABLE or not choices:
-            raise FaceswapError(f"--vary {value}: give a setting and its values, like mask=hull,learned "
-                                f"(settings: {', '.join(VARIABLE)})")
-        try:
-            found[key] = [float(c) if key in numeric else c for c in choices.split(",")]
-        except ValueError:
-            raise FaceswapError(f"--vary {value}: {key} takes numbers") from None
-    return found
 
 
 def _chosen(source: FrameSource, frames: list[WorkFrame], wanted: list[int]) -> list[WorkFrame]:

@@ -17,12 +17,13 @@ from lib.types import Frame
 from lib.video import VideoWriter, probe_video, split_video
 from scripts.progress import progress as show_progress
 from scripts.tools import alignments, faceset
-from scripts.tools.args import Config
+from scripts.tools.args import Config, check
 
 log = logging.getLogger("faceswap.tools")
 
 
 def run(cfg: Config) -> None:
+    check(cfg)
     if cfg.tool == "alignments":
         _alignments(cfg)
     elif cfg.tool == "video":
@@ -38,19 +39,11 @@ def run(cfg: Config) -> None:
     elif cfg.tool == "preview":
         assert cfg.input is not None and cfg.model_dir is not None
         preview = importlib.import_module("scripts.tools.preview")  # TensorFlow loads only for the preview
-        preview.parse_vary(cfg.vary)  # a mistyped setting fails before anything loads
-        if not cfg.input.exists():
-            raise FaceswapError(f"input not found: {cfg.input}")
-        if not cfg.model_dir.is_dir():
-            raise FaceswapError(f"model folder not found: {cfg.model_dir} (train one first: faceswap.py train)")
         preview.preview_sheet(cfg, cfg.output or cfg.model_dir / "convert_preview.png")
 
 
 def _alignments(cfg: Config) -> None:
     files, action = cfg.alignments, cfg.action
-    for path in files if action != "rebuild" else []:
-        if not path.is_file():
-            raise FaceswapError(f"alignments file not found: {path}")
     if action == "rebuild":
         assert cfg.faces is not None
         alignments.rebuild(cfg.faces, files[0], cfg.overwrite)

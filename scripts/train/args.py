@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,6 @@ from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, format_loss, pa
 from lib.training.state import ModelConfig, State, TrainingConfig, read_state
 from plugins.train.model import REGISTRY, SUMMARIES
 from scripts.common import check_can_create
-
-log = logging.getLogger("faceswap.train")
 
 DEFAULT_MODEL = "original"
 DEFAULTS = {  # what a new model folder gets for the options left out; a resumed one keeps its own
@@ -182,7 +179,7 @@ def check(cfg: Config) -> tuple[State | None, dict[str, Any], TrainingConfig]:
     return state, values, training
 
 
-def _option(name: str) -> str:
+def option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
@@ -207,15 +204,12 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
             if value is not None and value != stored[name]:
                 shown = "" if isinstance(value, bool) else f" {value}"
                 raise FaceswapError(
-                    f"{_option(name)}{shown} contradicts this model's {name.replace('_', ' ')} {stored[name]} "
+                    f"{option_name(name)}{shown} contradicts this model's {name.replace('_', ' ')} {stored[name]} "
                     f"(stored in {cfg.model_dir / 'state.json'}): leave it out to resume, or train a new model "
                     "in another folder")
         values = stored
         training = asdict(state.training)
-        for name, value in training_given.items():
-            if value is not None and value != training[name]:
-                log.info("%s: %s (was %s)", _option(name), value, training[name])
-                training[name] = value
+        training.update({name: value for name, value in training_given.items() if value is not None})
     if training["clip_norm"] == 0:
         training["clip_norm"] = None  # 0 means no clipping
     return values, TrainingConfig(**training)

@@ -3,7 +3,7 @@ restored under a distribution strategy, and scripts/train/loop.py run."""
 from __future__ import annotations
 
 import logging
-import os
+from dataclasses import asdict
 from typing import Any
 
 import keras
@@ -16,7 +16,7 @@ from lib.model.parts import ModelOptions
 from lib.swap import SwapOptions
 from lib.training.checkpoint import load_trainer_state
 from lib.training.faces import FaceSet, load_faces, shared_faces
-from lib.training.feed import Feed, FeedOptions
+from lib.training.feed import Feed, FeedOptions, default_workers
 from lib.training.heldout import HeldOutCheck
 from lib.training.state import ModelConfig, State, TrainingConfig
 from lib.training.trainer import (
@@ -32,7 +32,7 @@ from plugins.extract.align import AlignOptions
 from plugins.extract.align.dlib68 import Dlib68Aligner
 from plugins.registry import load_plugin
 from plugins.train.model import REGISTRY
-from scripts.train.args import Config, check
+from scripts.train.args import Config, check, option_name
 from scripts.train.loop import Loop, Summary
 
 log = logging.getLogger("faceswap.train")
@@ -49,15 +49,14 @@ def _check_two_people(faces_a: FaceSet, faces_b: FaceSet, cfg: Config) -> None:
                     cfg.input_b)
 
 
-def _default_workers() -> int:
-    """Every core makes faces for a GPU (the model's own threads then wait on the GPU), capped at 16."""
-    return min(16, max(2, os.cpu_count() or 2))
-
-
 def run(cfg: Config) -> Summary:
     """Train for --iterations more, --minutes, or until Ctrl-C / SIGTERM, saving on the way and at the end;
     returns what the run did."""
     state, values, training = check(cfg)
+    stored = asdict(state.training) if state is not None else {}
+    for name, value in asdict(training).items():
+        if name in stored and value != stored[name]:
+            log.info("%s: %s (was %s)", option_name(name), value, stored[name])
     faces_a = load_faces(cfg.input_a)
     faces_b = load_faces(cfg.input_b)
     _check_two_people(faces_a, faces_b, cfg)
@@ -81,7 +80,7 @@ def run(cfg: Config) -> Summary:
         size=config.size, coverage=config.coverage, batch_size=training.batch_size, warp=training.warp,
         color_match=training.color_match, motion_blur=training.motion_blur, mask_input=config.mask_input,
         eye_multiplier=config.eye_multiplier, mouth_multiplier=config.mouth_multiplier,
-        workers=cfg.workers or _default_workers(), seed=cfg.seed))
+        workers=cfg.workers or default_workers(), seed=cfg.seed))
     dataset = feed.dataset()
     if replicas > 1:
         dataset = strategy.experimental_distribute_dataset(dataset)

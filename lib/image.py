@@ -127,6 +127,17 @@ def read_image(path: Path) -> Frame:
     return decode_image(Path(path).read_bytes(), Path(path).suffix.lower())
 
 
+def read_image_alpha(path: Path) -> tuple[Frame, np.ndarray | None]:
+    """Read an image file to BGR uint8 and its alpha channel as float32 in [0, 1] (None when it has none)."""
+    data = Path(path).read_bytes()
+    image = decode_image(data, Path(path).suffix.lower())
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if full is None or full.ndim != 3 or full.shape[2] != 4:
+        return image, None
+    alpha = full[..., 3].astype(np.float32) / (255.0 if full.dtype == np.uint8 else 65535.0)
+    return image, alpha
+
+
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 

@@ -81,13 +81,15 @@ class SwapOptions:
 class SwappedFace:
     """One face as it was swapped. crop: the model's input (its background blanked for a model trained so),
     output: its raw output, face: what was pasted (colour-matched, sharpened); all BGR uint8 (n, n, 3).
-    mask: float32 (n, n) in [0, 1], feathered, as pasted. matrix: frame pixels -> crop pixels."""
+    mask: float32 (n, n) in [0, 1], feathered, as pasted. matrix: frame pixels -> crop pixels. made: the mask as
+    its plugin made it, before erosion, feathering and the fade at the crop's border (float32 (n, n))."""
 
     crop: Face
     output: Face
     face: Face
     mask: Mask
     matrix: Matrix
+    made: Mask
 
     def frame_mask(self, shape: tuple[int, ...]) -> Mask:
         """The pasted mask in the pixels of a frame of this (height, width, ...) shape: float32 in [0, 1]."""
@@ -188,14 +190,14 @@ class FaceSwapper:
         outputs, learned = self._run_model(inputs, direction)
         after_model = time.perf_counter()
         for job, (index, landmarks, matrix) in enumerate(jobs):
-            mask = self.mask.make(transform_points(matrix, landmarks), self.size,
+            made = self.mask.make(transform_points(matrix, landmarks), self.size,
                                   None if learned is None else learned[job])
-            mask = erode_mask(mask, self.erosion)
+            mask = erode_mask(made, self.erosion)
             face = self.color.adjust(outputs[job], crops[job], mask)
             face = sharpen(face, self.options.sharpen)
             pasted = feather_mask(mask * self.border, self.blur)
             images[index] = paste_face(images[index], face, pasted, matrix, self.blend)
-            results[index].append(SwappedFace(inputs[job], outputs[job], face, pasted, matrix))
+            results[index].append(SwappedFace(inputs[job], outputs[job], face, pasted, matrix, made))
         self.timings["crop"] += after_crop - start
         self.timings["model"] += after_model - after_crop
         self.timings["paste"] += time.perf_counter() - after_model

@@ -56,6 +56,9 @@ SIMM, SCHNEIDER = "{data}/chips/John_Simm", "{data}/chips/John_Schneider"
     (("train", "-A", "{tmp}/nope", "-B", SIMM, "-m", "{tmp}/model"), "does not exist"),
     (("train", "-A", SIMM, "-B", SIMM, "-m", "{tmp}/model"), "same folder"),
     (("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{tmp}/damaged"), "damaged"),
+    (("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{tmp}/model", "--occlusion-aug", "0.5"), "add --learn-mask"),
+    (("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{tmp}/model", "--learn-mask", "--occlusion-aug", "2"),
+     "--occlusion-aug"),
     (("convert", "-i", "{data}/peer/test.mp4", "-o", "{tmp}/o.mp4", "-m", "{tmp}/nope"), "model folder not found"),
     (("evaluate", "-m", "{tmp}/damaged", "-A", "{tmp}/nope", "-B", "{tmp}/nope"), "-A face folder not found"),
 ])

@@ -48,6 +48,12 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
                  _number(report["b2b"]["ssim"])))
     rows.append(("reconstruction A->A / B->B: PSNR dB (higher)", _number(report["a2a"]["psnr"], 1),
                  _number(report["b2b"]["psnr"], 1)))
+    occlusion = report.get("occlusion")
+    if occlusion:
+        rows.append(("occlusion: occluder kept in front (higher)", _number(occlusion["a2b"]["occluder_kept"]),
+                     _number(occlusion["b2a"]["occluder_kept"])))
+        rows.append(("occlusion: mask IoU with the visible face (higher)", _number(occlusion["a2b"]["face_iou"]),
+                     _number(occlusion["b2a"]["face_iou"])))
     video = report.get("video")
     if video:
         column = (lambda text: (text, "")) if video["direction"] == "a2b" else (lambda text: ("", text))

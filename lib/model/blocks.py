@@ -64,6 +64,31 @@ def output_heads(x: Any, learn_mask: bool, kernel: int = 5) -> list[Any]:
     return [face, mask]
 
 
+def mask_network(size: int, filters: tuple[int, ...] = (16, 32, 64, 96, 128), name: str = "masker"
+                 ) -> keras.Model:
+    """The occlusion-aware mask: faces (B, n, n, 3) BGR [0, 1] → where the face is seen (B, n, n, 1), float32
+    in [0, 1]. A small U-Net on the model's input crop (n a multiple of 16): it finds the face and what is in
+    front of it from the input itself, at full resolution, for either person.
+
+    Two 3x3 convolutions per level, strided 3x3 convolutions down to n/16 px, bilinear upsampling with the
+    level's features joined back on the way up.
+    """
+    inputs = keras.Input((size, size, 3), name="face")
+    x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)
+    skips = []
+    for level, width in enumerate(filters):
+        if level:
+            x = conv_block(x, width, kernel=3, strides=2)
+        x = conv_block(x, width, kernel=3, strides=1)
+        skips.append(x)
+    for width, skip in zip(reversed(filters[:-1]), reversed(skips[:-1])):
+        x = keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
+        x = keras.layers.Concatenate()([x, skip])
+        x = conv_block(x, width, kernel=3, strides=1)
+    mask = keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid", dtype="float32", name="mask")(x)
+    return keras.Model(inputs, mask, name=name)
+
+
 def patch_discriminator(size: int, filters: int = 64, name: str = "discriminator") -> keras.Model:
     """A pix2pix-style PatchGAN: faces (B, n, n, 3) BGR [0, 1] → logits (B, p, p, 1) float32, one per patch.
 

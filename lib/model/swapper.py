@@ -21,7 +21,7 @@ class Swapper:
     (load_swapper), or the live models of a training run (the held-out check during training)."""
 
     def __init__(self, encoder: Any, decoder_a: Any, decoder_b: Any, config: ModelConfig, *, iteration: int,
-                 batch_size: int = BATCH) -> None:
+                 batch_size: int = BATCH, masker: Any = None) -> None:
         self.model_name: str = config.model
         self.input_size: int = config.size
         self.coverage: float = config.coverage
@@ -32,6 +32,10 @@ class Swapper:
         self._encoder = encoder
         self._decoders = {"decoder_a": decoder_a, "decoder_b": decoder_b}
         self._functions: dict[str, Any] = {}
+        # The mask network sees the input crop (and what is in front of its face); without one, the mask comes
+        # from the decoder's mask head.
+        self._masker = tf.function(lambda faces: masker(faces, training=False), reduce_retracing=True) \
+            if masker is not None else None
 
     def _function(self, decoder_name: str) -> Any:
         """A compiled encoder → decoder pass (traced once per batch shape)."""
@@ -65,7 +69,8 @@ class Swapper:
             face = np.asarray(outputs[0], np.float32)
             swapped[start:start + len(chunk)] = np.clip(np.rint(face * 255), 0, 255).astype(np.uint8)
             if masks is not None:
-                masks[start:start + len(chunk)] = np.clip(np.asarray(outputs[1], np.float32)[..., 0], 0, 1)
+                learned = outputs[1] if self._masker is None else self._masker(chunk)
+                masks[start:start + len(chunk)] = np.clip(np.asarray(learned, np.float32)[..., 0], 0, 1)
         return swapped, masks
 
 
@@ -75,6 +80,7 @@ def load_swapper(model_dir: Path) -> Swapper:
     if state is None:
         raise FaceswapError(f"{model_dir} holds no trained model: train one with `faceswap.py train -m "
                             f"{model_dir}` first")
-    models = load_models(Path(model_dir), state, ("encoder", "decoder_a", "decoder_b"))
+    names = ("encoder", "decoder_a", "decoder_b") + (("masker",) if state.config.mask_model else ())
+    models = load_models(Path(model_dir), state, names)
     return Swapper(models["encoder"], models["decoder_a"], models["decoder_b"], state.config,
-                   iteration=state.iteration)
+                   iteration=state.iteration, masker=models.get("masker"))

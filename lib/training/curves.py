@@ -60,8 +60,9 @@ class Curves:
         panels: dict[str, Series] = {"loss": {
             name: (iterations, [point.get(name) for point in self.losses]) for name in ("loss_a", "loss_b")}}
         if any("mask_a" in point for point in self.losses):
+            names = ("mask_a", "mask_b") + (("mask_net",) if any("mask_net" in p for p in self.losses) else ())
             panels["mask loss"] = {name: (iterations, [point.get(name) for point in self.losses])
-                                   for name in ("mask_a", "mask_b")}
+                                   for name in names}
         targets: dict[str, float] = {}
         if self.heldout:
             at = [point["iteration"] for point in self.heldout]

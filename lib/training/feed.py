@@ -16,6 +16,7 @@ import tensorflow as tf
 from lib.align import MIRROR_68, compose, coverage_matrix, invert, resize_matrix, transform_points
 from lib.errors import check_range
 from lib.masks import blank_background, hull_mask, region_weights
+from lib.occlusion import OccluderMaker, paste, place, skin_box
 from lib.training import augment
 from lib.training.faces import FaceSet
 
@@ -46,6 +47,9 @@ class FeedOptions:
     eye_multiplier: float = 3.0
     mouth_multiplier: float = 2.0
     mask_input: bool = False  # blank each face's background (outside its grown hull), in input and target alike
+    # Share of input faces with an occluder pasted over them (lib/occlusion.py): the mask target then leaves the
+    # occluder out and the reconstruction loss ignores its pixels.
+    occlusion: float = 0.0
     workers: int = 2
     seed: int | None = None
 
@@ -57,6 +61,7 @@ class FeedOptions:
         check_range("random zoom", self.zoom, 0, 0.5)
         check_range("random shift", self.shift, 0, 0.5)
         check_range("flip probability", self.flip, 0, 1)
+        check_range("occlusion share", self.occlusion, 0, 1)
 
 
 def _to_float(images: np.ndarray) -> np.ndarray:
@@ -101,8 +106,17 @@ class _Side:
         return _to_float(np.stack([cv2.warpAffine(self.images[i], sample, (n, n), flags=flags,
                                                   borderMode=cv2.BORDER_REPLICATE) for i in indices]))
 
-    def batch(self, rng: np.random.Generator, other: _Side) -> dict[str, np.ndarray]:
-        """One side's batch: warped, target (B, n, n, 3), mask, weight (B, n, n, 1); float32."""
+    def occluder_sources(self) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        """The faces (as kept) and a box of cheek skin on each, for OccluderMaker."""
+        if self.landmarks is None:
+            return list(self.images), [None] * len(self.images)
+        to_cache = invert(self.from_cache)
+        return list(self.images), [skin_box(transform_points(to_cache, points)) for points in self.landmarks]
+
+    def batch(self, rng: np.random.Generator, other: _Side, occlusion: tuple[np.random.Generator, OccluderMaker]
+              | None = None) -> dict[str, np.ndarray]:
+        """One side's batch: warped, target (B, n, n, 3), mask, weight (B, n, n, 1); float32. occlusion: the
+        random stream and maker of the occluders pasted over options.occlusion of the inputs."""
         opts, n, count = self.options, self.options.size, self.options.batch_size
         pair = np.empty((2, count, n, n, 3), np.uint8)  # inputs and targets, coloured alike below
         mask = np.ones((count, n, n, 1), np.float32)
@@ -126,6 +140,14 @@ class _Side:
                 points = points[MIRROR_68] if flipped else points
                 mask[j, ..., 0] = hull_mask(points, n)
                 weight[j, ..., 0] = region_weights(points, n, opts.eye_multiplier, opts.mouth_multiplier)
+                if occlusion is not None and occlusion[0].random() < opts.occlusion:
+                    occ_rng, maker = occlusion
+                    centre, length = place(occ_rng, points)
+                    alpha = paste(pair[0, j], maker.make(occ_rng, max(4, int(length))), centre, length,
+                                  rng=occ_rng)
+                    # The mask learns to leave the object out; the decoder is not asked to draw it.
+                    mask[j, ..., 0] *= 1 - alpha
+                    weight[j, ..., 0] *= 1 - alpha
         images = self._colour(rng, _to_float(pair), indices, other)
         return {"warped": images[0], "target": images[1], "mask": mask, "weight": weight}
 
@@ -166,6 +188,14 @@ class Feed:
         self._sides = {"a": _Side(faces_a, options), "b": _Side(faces_b, options)}
         seed = options.seed if options.seed is not None else np.random.SeedSequence().entropy
         self._seed = int(seed)  # type: ignore[arg-type]
+        self._occluders: OccluderMaker | None = None
+        if options.occlusion > 0:
+            faces, skin = [], []
+            for side in self._sides.values():  # backgrounds and skin of both people
+                side_faces, side_skin = side.occluder_sources()
+                faces += side_faces
+                skin += side_skin
+            self._occluders = OccluderMaker(faces, skin)
 
     def make_batch(self, index: int) -> dict[str, np.ndarray]:
         """Batch number index of the endless sequence (depends only on the seed and index)."""
@@ -173,7 +203,10 @@ class Feed:
         for number, (key, side) in enumerate(self._sides.items()):
             other = self._sides["b" if key == "a" else "a"]
             rng = np.random.default_rng([self._seed, index, number])
-            for name, value in side.batch(rng, other).items():
+            # Occluders draw from a stream of their own: the rest of the batch is the same with or without them.
+            occlusion = (None if self._occluders is None else
+                         (np.random.default_rng([self._seed, index, number, 1]), self._occluders))
+            for name, value in side.batch(rng, other, occlusion).items():
                 batch[f"{name}_{key}"] = value
         return batch
 

@@ -36,6 +36,9 @@ class ModelConfig:
     mouth_multiplier: float
     background_weight: float
     mask_input: bool = False  # the model sees faces with their background blanked (lib.masks.blank_background)
+    # A mask network of its own (lib.model.blocks.mask_network, masker.keras): convert's learned mask comes
+    # from it. New models with a mask head have one; models from before it have not.
+    mask_model: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class TrainingConfig:
     color_match: float
     motion_blur: float
     warp: bool
+    occlusion_aug: float = 0.0  # share of input faces with an occluder pasted over them (lib/occlusion.py)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,15 @@ import tensorflow as tf
 
 from lib.errors import FaceswapError
 from lib.model import losses
-from lib.model.blocks import patch_discriminator
+from lib.model.blocks import mask_network, patch_discriminator
 from lib.model.loss_spec import DEFAULT_LOSS, parse_loss
 from lib.model.parts import ModelParts
 
 MASK_LOSS_WEIGHT = 1.0
 ADAM_BETA_1 = 0.5  # the deepfakes/faceswap default: steadier for autoencoders and GANs than 0.9
+# The mask network learns alone (its own loss and optimiser): a segmentation U-Net trains well at Adam's usual
+# settings, far faster than the autoencoder's conservative rate.
+MASKER_LEARNING_RATE = 5e-4
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class Trainer(keras.Model):
     """
 
     def __init__(self, parts: ModelParts, loss_options: LossOptions, *, learning_rate: float = 5e-5,
-                 clip_norm: float | None = 1.0, gan: bool = False, concat: bool = True) -> None:
+                 clip_norm: float | None = 1.0, gan: bool = False, concat: bool = True,
+                 mask_model: bool = False) -> None:
         super().__init__(name="trainer")
         self.encoder, self.decoder_a, self.decoder_b = parts.encoder, parts.decoder_a, parts.decoder_b
         self.input_size = parts.input_size
@@ -94,15 +98,22 @@ class Trainer(keras.Model):
         self.gan = gan
         self.disc_a = patch_discriminator(self.input_size, name="disc_a") if gan else None
         self.disc_b = patch_discriminator(self.input_size, name="disc_b") if gan else None
+        # The occlusion-aware mask network (lib.model.blocks.mask_network): its target is the face hull minus
+        # whatever the feed pasted in front of the face.
+        self.masker = mask_network(self.input_size) if mask_model else None
         self.gen_optimizer = self._optimizer(learning_rate, clip_norm, "gen_adam")
         self.disc_optimizer = self._optimizer(learning_rate, clip_norm, "disc_adam") if gan else None
+        self.mask_optimizer = (self._optimizer(MASKER_LEARNING_RATE, clip_norm, "mask_adam", beta_1=0.9)
+                               if mask_model else None)
         names = ["loss_a", "loss_b"] + (["mask_a", "mask_b"] if self.learn_mask else [])
+        names += ["mask_net"] if mask_model else []
         names += ["gan_g", "gan_d"] if gan else []
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     @staticmethod
-    def _optimizer(learning_rate: float, clip_norm: float | None, name: str) -> keras.optimizers.Optimizer:
-        adam = keras.optimizers.Adam(learning_rate, beta_1=ADAM_BETA_1, beta_2=0.999,
+    def _optimizer(learning_rate: float, clip_norm: float | None, name: str, beta_1: float = ADAM_BETA_1
+                   ) -> keras.optimizers.Optimizer:
+        adam = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.999,
                                      global_clipnorm=clip_norm, name=name)
         if keras.mixed_precision.global_policy().name == "mixed_float16":
             return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_scaled")
@@ -125,6 +136,8 @@ class Trainer(keras.Model):
         found = {"encoder": self.encoder, "decoder_a": self.decoder_a, "decoder_b": self.decoder_b}
         if self.disc_a is not None and self.disc_b is not None:
             found.update(disc_a=self.disc_a, disc_b=self.disc_b)
+        if self.masker is not None:
+            found["masker"] = self.masker
         return found
 
     @property
@@ -132,6 +145,8 @@ class Trainer(keras.Model):
         found = {"gen_optimizer": self.gen_optimizer}
         if self.disc_optimizer is not None:
             found["disc_optimizer"] = self.disc_optimizer
+        if self.mask_optimizer is not None:
+            found["mask_optimizer"] = self.mask_optimizer
         return found
 
     def build_optimizers(self) -> None:
@@ -140,19 +155,27 @@ class Trainer(keras.Model):
             self.gen_optimizer.build(self.generator_variables)
         if self.disc_optimizer is not None and not self.disc_optimizer.built:
             self.disc_optimizer.build(self.discriminator_variables)
+        if self.masker is not None and self.mask_optimizer is not None and not self.mask_optimizer.built:
+            self.mask_optimizer.build(self.masker.trainable_variables)
 
     def set_learning_rate(self, learning_rate: float) -> None:
-        """Use this learning rate from now on (a resumed optimiser state carries the old one)."""
-        for optimizer in self.optimizers.values():
-            getattr(optimizer, "inner_optimizer", optimizer).learning_rate.assign(learning_rate)
+        """Use this learning rate for the face models from now on (a resumed optimiser state carries the old
+        one); the mask network keeps its own."""
+        for key, optimizer in self.optimizers.items():
+            if key != "mask_optimizer":
+                getattr(optimizer, "inner_optimizer", optimizer).learning_rate.assign(learning_rate)
 
     def reconstruct(self, faces: Any, side: str, training: bool = False) -> tuple[Any, Any]:
         """faces (B, n, n, 3) BGR [0, 1] through the encoder and decoder `side` ('a' or 'b').
 
-        Returns the face (B, n, n, 3) float32 [0, 1] and the mask (B, n, n, 1) or None.
+        Returns the face (B, n, n, 3) float32 [0, 1] and the mask (B, n, n, 1) or None: the mask network's
+        when there is one, else the decoder's mask head's.
         """
         decoder = self.decoder_a if side == "a" else self.decoder_b
-        return self._split(decoder(self.encoder(faces, training=training), training=training))
+        face, mask = self._split(decoder(self.encoder(faces, training=training), training=training))
+        if self.masker is not None:  # the mask convert uses
+            mask = self.masker(faces, training=training)
+        return face, mask
 
     def _split(self, outputs: Any) -> tuple[Any, Any]:
         if isinstance(outputs, (list, tuple)):
@@ -203,8 +226,21 @@ class Trainer(keras.Model):
         if self.gan and self.disc_optimizer is not None:
             disc_variables = self.discriminator_variables
             self.disc_optimizer.apply(tape.gradient(disc_scaled, disc_variables), disc_variables)
+        if self.masker is not None and self.mask_optimizer is not None:
+            found["mask_net"] = self._mask_step(batch, replicas)
         found["total"] = total
         return found
+
+    def _mask_step(self, batch: dict[str, Any], replicas: int) -> Any:
+        """One update of the mask network on both sides' inputs (occluders and all); returns its loss."""
+        assert self.masker is not None and self.mask_optimizer is not None
+        with tf.GradientTape() as tape:
+            predicted = self.masker(tf.concat([batch["warped_a"], batch["warped_b"]], 0), training=True)
+            loss = losses.mask_loss(tf.concat([batch["mask_a"], batch["mask_b"]], 0), predicted)
+            scaled = self.mask_optimizer.scale_loss(loss / replicas)
+        variables = self.masker.trainable_variables
+        self.mask_optimizer.apply(tape.gradient(scaled, variables), variables)
+        return loss
 
     def train_step(self, data: Any) -> dict[str, Any]:
         """The Keras train step (single device): one update, then the running means of the losses."""

@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "replaced)")
     add_detector_argument(parser, "for the faces of -i when there is no alignments file")
     parser.add_argument("--swap-model", action="store_true", help="-i shows B: swap it B to A")
+    parser.add_argument("--occluders", type=Path, default=None,
+                        help="a folder of object photos (PNG with alpha, or any image, cut to a random shape): "
+                             "pasted over the held-out faces to measure whether the mask leaves them in front "
+                             "(report.json's occlusion section, occlusion.png)")
     parser.add_argument("--max-faces", type=int, default=200,
                         help="faces per side, evenly spaced over each folder (default: 200)")
     parser.add_argument("--max-frames", type=int, default=None, help="the first N frames of -i (default: all)")
@@ -47,6 +51,7 @@ class Config:
     output_dir: Path | None = None
     detector: str = DEFAULT_DETECTOR
     swap_model: bool = False
+    occluders: Path | None = None
     max_faces: int = 200
     max_frames: int | None = None
     smooth: float | None = None
@@ -71,6 +76,8 @@ def check(cfg: Config) -> None:
             raise FaceswapError(f"{flag} face folder not found: {folder} (make one with faceswap.py extract)")
     if cfg.input is not None and not cfg.input.exists():
         raise FaceswapError(f"input not found: {cfg.input}")
+    if cfg.occluders is not None and not cfg.occluders.is_dir():
+        raise FaceswapError(f"--occluders folder not found: {cfg.occluders}")
     if cfg.alignments is not None and not cfg.alignments.is_file():
         raise FaceswapError(f"alignments file not found: {cfg.alignments}")
     if cfg.report_dir.is_file():

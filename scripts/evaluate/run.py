@@ -13,6 +13,7 @@ from lib.errors import FaceswapError
 from lib.evaluation import report as reporting
 from lib.evaluation.held_out import HeldOutFaces, load_held_out
 from lib.evaluation.measure import FaceMeasurer
+from lib.evaluation.occlusion import score_occlusion
 from lib.evaluation.scores import evaluate_faces, face_steps, score_video, swap_video
 from lib.evaluation.sheet import make_sheet
 from lib.fileio import write_json_atomic
@@ -21,6 +22,7 @@ from lib.image import SYNTHETIC_PNG_TEXT, write_png
 from lib.media import FrameSource
 from lib.metrics import interocular
 from lib.model.swapper import Swapper, load_swapper
+from lib.occlusion import load_occluders
 from lib.tables import markdown_table
 from lib.types import Frame, Landmarks
 from plugins.convert import load_face_swapper
@@ -33,6 +35,7 @@ from scripts.progress import progress as show_progress
 log = logging.getLogger("faceswap.evaluate")
 REPORT = "report.json"
 SHEET = "sheet.png"
+OCCLUSION = "occlusion.png"
 
 
 def _video_faces(cfg: Config) -> Iterator[tuple[Frame, Landmarks | None]]:
@@ -71,6 +74,12 @@ def run(cfg: Config) -> dict[str, Any]:
     check(cfg)
     faces_a = load_held_out(cfg.input_a, cfg.max_faces)
     faces_b = load_held_out(cfg.input_b, cfg.max_faces)
+    occluders = None
+    if cfg.occluders is not None:
+        occluders, unreadable = load_occluders(cfg.occluders)
+        if unreadable:
+            log.warning("%s: %d image(s) skipped as unreadable: %s", cfg.occluders, len(unreadable),
+                        ", ".join(unreadable))
     for faces in (faces_a, faces_b):
         for reason, count in faces.skipped.items():
             log.warning("%s: %d face file(s) skipped: %s", faces.folder, count, reason)
@@ -82,7 +91,12 @@ def run(cfg: Config) -> dict[str, Any]:
     measurer = FaceMeasurer(Dlib68Aligner(AlignOptions()))
     with show_progress(face_steps(faces_a, faces_b), "evaluate", "face") as bar:
         scores, samples = evaluate_faces(swapper, faces_a, faces_b, measurer, progress=bar.update)
-    report = {**_header(cfg, model, faces_a, faces_b), **scores}
+    report = {**_header(cfg, model, faces_a, faces_b), **scores, "occlusion": None}
+    picture = None
+    if occluders is not None:
+        log.info("occlusion: %d occluders from %s over the held-out faces", len(occluders), cfg.occluders)
+        occlusion, picture = score_occlusion(swapper, faces_a, faces_b, occluders)
+        report["occlusion"] = {"occluders": str(cfg.occluders), "files": len(occluders), **occlusion}
     if cfg.input is not None:
         direction = "b2a" if cfg.swap_model else "a2b"
         with show_progress(None, "evaluate video", "frame") as bar:
@@ -96,6 +110,8 @@ def run(cfg: Config) -> dict[str, Any]:
     cfg.report_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(cfg.report_dir / REPORT, report)
     write_png(cfg.report_dir / SHEET, make_sheet(report, samples), text=SYNTHETIC_PNG_TEXT)
+    if picture is not None:
+        write_png(cfg.report_dir / OCCLUSION, picture, text=SYNTHETIC_PNG_TEXT)
     for line in markdown_table(("metric", "A->B", "B->A"), reporting.metric_rows(report)):
         log.info(line)
     log.info("report: %s, sheet: %s", cfg.report_dir / REPORT, cfg.report_dir / SHEET)

@@ -19,13 +19,16 @@ DEFAULTS = {  # what a new model folder gets for the options left out; a resumed
     "eye_multiplier": 3.0, "mouth_multiplier": 2.0, "background_weight": 0.1, "mask_input": False,
     "batch_size": 16, "learning_rate": 5e-5, "clip_norm": 1.0, "color_match": 0.0, "motion_blur": 0.0,
 }
+# --occlusion-aug of a new model with a mask head: half the faces with something in front of them.
+DEFAULT_OCCLUSION = 0.5
 BOUNDS = {  # option -> (lowest, highest) allowed
     "coverage": (0.25, 1.0), "gan_weight": (0.001, 10.0), "eye_multiplier": (1.0, 100.0),
     "mouth_multiplier": (1.0, 100.0), "background_weight": (0.0, 1.0), "batch_size": (1, 4096),
     "learning_rate": (1e-7, 0.1), "clip_norm": (0.0, 1e6), "color_match": (0.0, 1.0), "motion_blur": (0.0, 1.0),
-    "iterations": (1, 10**9), "minutes": (0.01, 10**7), "save_every": (1, 10**9), "snapshot_every": (0, 10**9),
-    "preview_every": (0, 10**9), "timelapse_every": (0, 10**9), "workers": (1, 64), "seed": (0, 2**32 - 1),
-    "size": (16, 1024), "eval_every": (1, 10**9), "eval_faces": (2, 10**5), "stop_after_plateau": (1, 10**6),
+    "occlusion_aug": (0.0, 1.0), "iterations": (1, 10**9), "minutes": (0.01, 10**7), "save_every": (1, 10**9),
+    "snapshot_every": (0, 10**9), "preview_every": (0, 10**9), "timelapse_every": (0, 10**9), "workers": (1, 64),
+    "seed": (0, 2**32 - 1), "size": (16, 1024), "eval_every": (1, 10**9), "eval_faces": (2, 10**5),
+    "stop_after_plateau": (1, 10**6),
 }
 
 
@@ -67,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--color-match", type=float, default=None,
                      help="probability of matching a face's colours to a face of the other side (default: 0)")
     run.add_argument("--motion-blur", type=float, default=None, help="probability of motion blur (default: 0)")
+    run.add_argument("--occlusion-aug", type=float, default=None, metavar="P",
+                     help="share of faces shown with an object pasted in front of them (real photos, "
+                          "backgrounds, hand-shaped skin), so that the learned mask leaves hands, microphones "
+                          "and glasses in front of the face (default: 0.5 with --learn-mask, else 0)")
     run.add_argument("--warp", action=argparse.BooleanOptionalAction, default=None,
                      help="warp the inputs: the denoising trick that teaches the model faces (default: on)")
     session = parser.add_argument_group("this run")
@@ -129,6 +136,7 @@ class Config:
     clip_norm: float | None = None
     color_match: float | None = None
     motion_blur: float | None = None
+    occlusion_aug: float | None = None
     warp: bool | None = None
     iterations: int | None = None
     minutes: float | None = None
@@ -189,14 +197,16 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
     On resume: the stored config, where an option that contradicts it is an error; stored training options,
     overridden by the ones given. A new model: the options given, defaults for the rest.
     """
-    given = {f.name: getattr(cfg, f.name) for f in fields(ModelConfig)}
+    given = {f.name: getattr(cfg, f.name, None) for f in fields(ModelConfig)}
     given["loss"] = None if cfg.loss is None else format_loss(parse_loss(cfg.loss))
     training_given = {f.name: getattr(cfg, f.name) for f in fields(TrainingConfig)}
     if state is None:
         values = {name: DEFAULTS.get(name) if value is None else value for name, value in given.items()}
         values["model"] = values["model"] or DEFAULT_MODEL
         values["loss"] = values["loss"] or format_loss(parse_loss(DEFAULT_LOSS))
-        training: dict[str, Any] = {name: DEFAULTS.get(name, True) if value is None else value
+        values["mask_model"] = values["learn_mask"]  # a new model with a mask head has a mask network
+        defaults = {**DEFAULTS, "occlusion_aug": DEFAULT_OCCLUSION if values["learn_mask"] else 0.0}
+        training: dict[str, Any] = {name: defaults.get(name, True) if value is None else value
                                     for name, value in training_given.items()}
     else:
         stored = asdict(state.config)
@@ -210,6 +220,10 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
         values = stored
         training = asdict(state.training)
         training.update({name: value for name, value in training_given.items() if value is not None})
+    if training["occlusion_aug"] > 0 and not values["mask_model"]:
+        raise FaceswapError("--occlusion-aug teaches the learned mask network what is not face: "
+                            + ("train a new model with --learn-mask" if state is not None else "add --learn-mask")
+                            + ", or leave it out")
     if training["clip_norm"] == 0:
         training["clip_norm"] = None  # 0 means no clipping
     return values, TrainingConfig(**training)

@@ -104,7 +104,7 @@ class Loop:
         self.log: TrainingLog | None = None
         # The live models, as convert would load them from a save: the held-out check swaps through these.
         self.swapper = Swapper(trainer.encoder, trainer.decoder_a, trainer.decoder_b, config,
-                               iteration=self.iteration)
+                               iteration=self.iteration, masker=trainer.masker)
 
     def run(self, batches: Any) -> Summary:
         """Train; returns what the run did (its last save is at summary.iteration)."""
@@ -179,7 +179,9 @@ class Loop:
 
     def _status(self, smooth: dict[str, float], rate: float) -> str:
         parts = [f"iter {self.iteration}", f"loss A {smooth['loss_a']:.4f} B {smooth['loss_b']:.4f}"]
-        if "mask_a" in smooth:
+        if "mask_net" in smooth:  # the mask convert uses
+            parts.append(f"mask {smooth['mask_net']:.4f}")
+        elif "mask_a" in smooth:
             parts.append(f"mask {(smooth['mask_a'] + smooth['mask_b']) / 2:.4f}")
         if "gan_g" in smooth:
             parts.append(f"G {smooth['gan_g']:.3f} D {smooth['gan_d']:.3f}")

@@ -79,14 +79,16 @@ def run(cfg: Config) -> Summary:
     feed = Feed(faces_a, faces_b, FeedOptions(
         size=config.size, coverage=config.coverage, batch_size=training.batch_size, warp=training.warp,
         color_match=training.color_match, motion_blur=training.motion_blur, mask_input=config.mask_input,
+        occlusion=training.occlusion_aug,
         eye_multiplier=config.eye_multiplier, mouth_multiplier=config.mouth_multiplier,
         workers=cfg.workers or default_workers(), seed=cfg.seed))
     dataset = feed.dataset()
     if replicas > 1:
         dataset = strategy.experimental_distribute_dataset(dataset)
     start = state.iteration if state else 0
-    log.info("training %s (%d px, coverage %g%s%s) on %d A and %d B faces, batch %d, %s%s: %s, %s",
+    log.info("training %s (%d px, coverage %g%s%s%s) on %d A and %d B faces, batch %d, %s%s: %s, %s",
              config.model, config.size, config.coverage, ", mask" if config.learn_mask else "",
+             f", occluders on {training.occlusion_aug:.0%} of faces" if training.occlusion_aug else "",
              ", GAN" if config.gan else "", len(faces_a), len(faces_b), training.batch_size, policy,
              f", {replicas} devices" if replicas > 1 else "", cfg.model_dir,
              f"resuming at iteration {start}" if state else "new model")
@@ -125,7 +127,7 @@ def _build(cfg: Config, values: dict[str, Any], training: TrainingConfig, state:
                                config.gan_weight)
     with strategy.scope():
         trainer = Trainer(plugin.build(), loss_options, learning_rate=training.learning_rate,
-                          clip_norm=training.clip_norm, gan=config.gan)
+                          clip_norm=training.clip_norm, gan=config.gan, mask_model=config.mask_model)
         # Optimiser slots are made here, not lazily inside the first (maybe distributed) step.
         trainer.build_optimizers()
         if state is not None:

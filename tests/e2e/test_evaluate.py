@@ -47,6 +47,7 @@ def test_evaluate_writes_report_sheet_and_table(setup: tuple[Path, Path, Path]) 
         assert scores["measured"] == 0 or 0 <= scores["identity"]["retrieval"] <= 1
     for direction in ("a2a", "b2b"):
         assert 0 < report[direction]["ssim"] < 1 and 0 < report[direction]["psnr"] < 60  # 2 steps: far from input
+    assert report["occlusion"] is None  # no --occluders
     video = report["video"]
     assert (video["frames"], video["faces"], video["direction"]) == (10, 10, "a2b")
     assert video["jitter"]["source"] > 0 and video["seam_gradient"]["before"] > 0
@@ -72,3 +73,5 @@ def test_bad_input_is_one_line(setup: tuple[Path, Path, Path], tmp_path: Path) -
     assert_one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", plain), "extract's landmarks")
     assert_one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", faces_b, "--max-faces", "0"),
                           "--max-faces")
+    assert_one_line_error(run_cli("evaluate", "-m", model, "-A", faces_a, "-B", faces_b, "--occluders",
+                                  tmp_path / "none"), "--occluders folder not found")

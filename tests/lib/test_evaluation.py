@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,17 +17,20 @@ from lib.blend import feather_mask
 from lib.errors import FaceswapError
 from lib.evaluation.held_out import HeldOutFaces, load_held_out, pick_evenly
 from lib.evaluation.measure import FaceMeasurer
+from lib.evaluation.occlusion import occlude, score_masks
 from lib.evaluation.report import finite
 from lib.evaluation.scores import PSNR_CAP, SOURCE_SIDE, score_faces, score_video
 from lib.facefile import read_face_meta
 from lib.masks import hull_mask
 from lib.metrics import mirror_landmarks
+from lib.occlusion import load_occluders
 from lib.pose import head_pose
 from lib.swap import ALIGNED_SIZE, SwappedFace, SwappedFrame, crop_face
 from lib.types import Face, Frame, Landmarks
 from lib.video import VideoReader
 from plugins.extract.align import AlignOptions
 from plugins.extract.align.dlib68 import Dlib68Aligner
+from tests.conftest import DATA
 from tests.model import extracted_faces, still_faces
 from tests.training import VIDEOS
 
@@ -41,9 +45,10 @@ def swapped(image: Frame, landmarks: Landmarks, output: Callable[[Face], Face] |
     matrix = coverage_matrix(align_matrix(landmarks, ALIGNED_SIZE), ALIGNED_SIZE, COVERAGE, SIZE)
     crop = crop_face(image, matrix, SIZE)
     face = crop if output is None else output(crop)
-    mask = feather_mask(hull_mask(transform_points(matrix, landmarks), SIZE), blur / 100 * SIZE)
+    made = hull_mask(transform_points(matrix, landmarks), SIZE)
+    mask = feather_mask(made, blur / 100 * SIZE)
     pasted = image.copy() if output is None else paste_face(image, face, mask, matrix)
-    return SwappedFrame(pasted, [SwappedFace(crop, face, face, mask, matrix)])
+    return SwappedFrame(pasted, [SwappedFace(crop, face, face, mask, matrix, made)])
 
 
 def swap_all(faces: dict[str, HeldOutFaces], output: dict[str, Callable[[Face], Face] | None]
@@ -207,3 +212,37 @@ def test_held_out_faces_are_evenly_spaced_and_checked(folders: tuple[Path, Path]
 def test_report_numbers_are_json_safe() -> None:
     report = finite({"a": float("nan"), "b": [float("inf"), np.float32(0.123456)], "c": np.int64(3), "d": "x"})
     assert report == {"a": None, "b": [None, 0.1235], "c": 3, "d": "x"}
+
+
+def _masked_swap(image: Frame, landmarks: Landmarks, alpha: np.ndarray | None) -> SwappedFrame:
+    """The face at landmarks pasted back 80 levels brighter with the hull mask, less the occluder (alpha in
+    image pixels) when one is given: what a mask that knows the occluder would do."""
+    matrix = coverage_matrix(align_matrix(landmarks, ALIGNED_SIZE), ALIGNED_SIZE, COVERAGE, SIZE)
+    crop = crop_face(image, matrix, SIZE)
+    made = hull_mask(transform_points(matrix, landmarks), SIZE)
+    if alpha is not None:
+        made = made * (cv2.warpAffine(alpha, matrix, (SIZE, SIZE)) < 0.5)
+    mask = feather_mask(made, 0.02 * SIZE)
+    face = brighter(crop)
+    return SwappedFrame(paste_face(image, face, mask, matrix), [SwappedFace(crop, face, face, mask, matrix, made)])
+
+
+def test_occlusion_scores_a_mask_that_leaves_the_occluder_out_as_kept(
+        faces: tuple[HeldOutFaces, HeldOutFaces]) -> None:
+    """Held-out occluders on real faces: the hull mask pastes over them (kept ~0, IoU = visible share of the
+    hull); a mask less the occluder keeps them (kept ~1, IoU ~1), and the pixels under them are the source's."""
+    occluders, _ = load_occluders(DATA / "occluders")
+    covered, alphas = occlude(faces[0], occluders)
+    assert len(alphas) == FACES and all(0 < (a > 0.5).sum() for a in alphas)
+    assert all(np.abs(c.astype(int) - f).max() > 50 for c, f in zip(covered.images, faces[0].images))
+    hull = [_masked_swap(image, points, None) for image, points in zip(covered.images, covered.landmarks)]
+    aware = [_masked_swap(image, points, alpha)
+             for image, points, alpha in zip(covered.images, covered.landmarks, alphas)]
+    blind, knowing = score_masks(covered, hull, alphas), score_masks(covered, aware, alphas)
+    assert blind["measured"] >= FACES - 2 and knowing["measured"] == blind["measured"]
+    assert blind["occluder_kept"] < 0.05 and 0.5 < blind["face_iou"] < 0.97
+    assert knowing["occluder_kept"] > 0.97 and knowing["face_iou"] > 0.97
+    for result, image, alpha in zip(aware, covered.images, alphas):
+        core = cv2.erode((alpha > 0.99).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        if core.any():  # the occluder in front: the source's pixels (up to the feathered edge)
+            assert np.abs(result.image[core].astype(int) - image[core]).mean() < 2

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +33,13 @@ from tests.model import extracted_faces
 
 CONFIG = ModelConfig(model="lightweight", size=64, coverage=0.6, learn_mask=True, gan=False, gan_loss="lsgan",
                      gan_weight=0.1, loss="mae:0.5+ssim:0.5+edge:0.25", eye_multiplier=3.0, mouth_multiplier=2.0,
-                     background_weight=0.1)
+                     background_weight=0.1, mask_model=True)
 TRAINING = TrainingConfig(batch_size=2, learning_rate=5e-5, clip_norm=1.0, color_match=0.0, motion_blur=0.0,
-                          warp=True)
+                          warp=True, occlusion_aug=0.5)
 
 
-def _trainer() -> Trainer:
-    return Trainer(Lightweight(ModelOptions(learn_mask=True)).build(), LossOptions())
+def _trainer(mask_model: bool = True) -> Trainer:
+    return Trainer(Lightweight(ModelOptions(learn_mask=True)).build(), LossOptions(), mask_model=mask_model)
 
 
 @dataclass
@@ -52,9 +52,10 @@ class Saved:
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Saved:
-    """A lightweight model with a mask head, trained 2 steps on real faces and saved at iteration 2."""
+    """A lightweight model with a mask head and mask network (as train makes one with --learn-mask), trained 2
+    steps on real faces with occluders and saved at iteration 2."""
     sides = [load_faces(extracted_faces(tmp_path_factory, side)) for side in "AB"]
-    feed = Feed(*sides, FeedOptions(size=64, batch_size=2, seed=3))
+    feed = Feed(*sides, FeedOptions(size=64, batch_size=2, occlusion=0.5, seed=3))
     trainer = _trainer()
     step = trainer.make_step_function(tf.distribute.get_strategy())
     for index in range(2):
@@ -69,7 +70,8 @@ def test_state_json_describes_the_model(saved: Saved) -> None:
     state = read_state(saved.model_dir)
     assert state == saved.state
     assert state is not None and state.iteration == 2 and state.checkpoint == "ckpt-2"
-    assert sorted(state.files) == ["decoder_a.keras", "decoder_b.keras", "encoder.keras", "gen_optimizer.npz"]
+    assert sorted(state.files) == ["decoder_a.keras", "decoder_b.keras", "encoder.keras", "gen_optimizer.npz",
+                                   "mask_optimizer.npz", "masker.keras"]
     assert sorted(p.name for p in saved.model_dir.iterdir()) == ["ckpt-2", STATE]
 
 
@@ -104,8 +106,25 @@ def test_resume_restores_weights_and_optimiser_state(saved: Saved) -> None:
     assert int(fresh.gen_optimizer.iterations) == int(saved.trainer.gen_optimizer.iterations) == 2
     for ours, theirs in zip(saved.trainer.gen_optimizer.variables, fresh.gen_optimizer.variables):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    assert int(fresh.mask_optimizer.iterations) == 2  # type: ignore[union-attr]
+    for ours, theirs in zip(saved.trainer.mask_optimizer.variables,  # type: ignore[union-attr]
+                            fresh.mask_optimizer.variables):  # type: ignore[union-attr]
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
     fresh.set_learning_rate(1e-4)
     assert float(fresh.gen_optimizer.learning_rate) == pytest.approx(1e-4)
+    assert float(fresh.mask_optimizer.learning_rate) == pytest.approx(5e-4)  # type: ignore[union-attr]
+
+
+def test_a_model_from_before_the_mask_network_uses_its_decoders_mask(saved: Saved, tmp_path: Path) -> None:
+    """Folders saved without masker.keras (mask_model false) still load; their mask is the decoder head's."""
+    trainer = _trainer(mask_model=False)
+    save_checkpoint(tmp_path / "old", trainer, config=replace(CONFIG, mask_model=False), training=TRAINING,
+                    iteration=1, previous=None)
+    swapper = load_swapper(tmp_path / "old")
+    _, mask = trainer.reconstruct(np.multiply(saved.faces["a"], np.float32(1 / 255), dtype=np.float32), "b")
+    _, swapped_mask = swapper.swap(saved.faces["a"], "a2b")
+    assert swapped_mask is not None
+    np.testing.assert_allclose(swapped_mask, np.asarray(mask)[..., 0], atol=1e-4)
 
 
 def _copy(model_dir: Path, dest: Path) -> Path:

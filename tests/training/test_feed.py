@@ -210,3 +210,31 @@ def test_the_dataset_has_static_shapes_and_yields_the_batches(sets: tuple[FaceSe
         reference = expected.make_batch(index)
         for key, value in batch.items():
             np.testing.assert_array_equal(value.numpy(), reference[key])
+
+
+def test_occluders_change_only_the_input_where_they_are_and_leave_the_mask_and_loss(
+        sets: tuple[FaceSet, FaceSet]) -> None:
+    """Same seed with and without occluders: targets equal; inputs equal except under an occluder, where the
+    mask target and the loss weight drop by the occluder's opacity; and about the asked share is occluded."""
+    options = FeedOptions(size=N, batch_size=16, seed=11)
+    plain = _feed(sets, options).make_batch(3)
+    covered = _feed(sets, replace(options, occlusion=0.5)).make_batch(3)
+    occluded = 0
+    for side in "ab":
+        np.testing.assert_array_equal(covered[f"target_{side}"], plain[f"target_{side}"])
+        for j in range(options.batch_size):
+            lost = 1 - covered[f"mask_{side}"][j, ..., 0] / np.maximum(plain[f"mask_{side}"][j, ..., 0], 1e-6)
+            changed = np.abs(covered[f"warped_{side}"][j] - plain[f"warped_{side}"][j]).max(-1) > 2 / 255
+            if not changed.any():
+                np.testing.assert_array_equal(covered[f"mask_{side}"][j], plain[f"mask_{side}"][j])
+                continue
+            occluded += 1
+            hull = plain[f"mask_{side}"][j, ..., 0] > 0.5
+            # The occluder's pixels on the face left the mask target and carry no reconstruction loss.
+            gone = (lost > 0.99) & hull
+            assert gone.sum() >= 10
+            weight = covered[f"weight_{side}"][j, ..., 0] / plain[f"weight_{side}"][j, ..., 0]
+            assert weight[gone].max() < 0.011
+            # What changed in the input is (up to its soft edge) what the mask lost.
+            assert (changed & hull & (lost < 0.01)).mean() < 0.01
+    assert 8 <= occluded <= 24  # half of 32 faces, give or take

@@ -3,7 +3,8 @@ budget), then score both on held-out faces with held-out occluders (evaluate --o
 frame with an object over the mouth swapped by each.
 
     python -m bench.occlusion [--train-a DIR --train-b DIR --holdout-a DIR --holdout-b DIR] [--media DIR]
-                              [--iterations N | --minutes M] [--occluders DIR] [--max-faces N] [--json] --out OUT
+                              [--iterations N | --minutes M] [--occluders DIR] [--show NAME] [--max-faces N]
+                              [--json] --out OUT
 
 Faces as bench/quality.py makes them (A = franck.mp4, B = cap12.mp4; held-out frames never trained on). The
 occluders default to tests/data/occluders, none of which training ever sees (training cuts its occluders from
@@ -42,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     budget.add_argument("--minutes", type=float, default=None, help="train each model this many minutes")
     parser.add_argument("--occluders", type=Path, default=ROOT / "tests" / "data" / "occluders",
                         help="held-out occluders (default: tests/data/occluders)")
+    parser.add_argument("--show", default="frisbee.jpg",
+                        help="the occluder put over the mouth in before_after.png (default: frisbee.jpg; the "
+                             "first of --occluders when it has no such file)")
     parser.add_argument("--max-faces", type=int, default=200, help="held-out faces per side (default: 200)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results (keep it out of the "
@@ -81,7 +85,8 @@ def train_and_score(name: str, folders: dict[str, Path], args: argparse.Namespac
 
 
 def before_after(args: argparse.Namespace, clip: tuple[Path, Path]) -> Path:
-    """A held-out frame of A with a held-out occluder over the mouth, swapped A->B by each model, side by side."""
+    """A held-out frame of A with a held-out occluder (--show) over the mouth, swapped A->B by
+    each model: the frame, the swap without the augmentation, the swap with it, cropped around the face."""
     from lib.alignments import load_alignments
     from lib.model.swapper import load_swapper
     from lib.occlusion import load_occluders, paste
@@ -97,13 +102,19 @@ def before_after(args: argparse.Namespace, clip: tuple[Path, Path]) -> Path:
     occluders, _ = load_occluders(args.occluders)
     mouth = landmarks[48:68].mean(0)
     width = float(np.linalg.norm(landmarks[16] - landmarks[0]))
-    paste(frame, occluders[0], mouth + (0, 0.1 * width), 0.6 * width)
+    shown_occluder = next((o for o in occluders if o.name == args.show), occluders[0])
+    paste(frame, shown_occluder, mouth + (0, 0.1 * width), 0.6 * width)
     shown = [frame]
     for name in RUNS:
         swapper = load_face_swapper(load_swapper(args.out / name / "model"), SwapOptions())
         shown.append(swapper.swap_frames([frame], [[landmarks]], "a2b")[0].image)
+    # The part of the frame around the face: a square 1.6 face widths across.
+    centre = landmarks.mean(0)
+    half = int(0.8 * width)
+    x0, y0 = (max(0, int(c) - half) for c in centre)
     path = args.out / "before_after.png"
-    write_png(path, np.hstack(shown), text=SYNTHETIC_PNG_TEXT)
+    write_png(path, np.hstack([image[y0:y0 + 2 * half, x0:x0 + 2 * half] for image in shown]),
+              text=SYNTHETIC_PNG_TEXT)
     return path
 
 

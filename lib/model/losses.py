@@ -75,10 +75,14 @@ def reconstruction_loss(y_true: Any, y_pred: Any, weights: Any, terms: dict[str,
     return tf.reduce_sum(values * weights) / tf.maximum(tf.reduce_sum(weights), 1e-6)
 
 
-def mask_loss(mask_true: Any, mask_pred: Any) -> Any:
-    """Binary cross-entropy of the mask head (B, H, W, 1) in (0, 1) against the face hull."""
+def mask_loss(mask_true: Any, mask_pred: Any, weights: Any = None) -> Any:
+    """Binary cross-entropy of a mask (B, H, W, 1) in (0, 1) against its target (the face hull, less any
+    occluder); with weights (B, H, W, 1), their weighted mean."""
     pred = tf.clip_by_value(mask_pred, 1e-6, 1.0 - 1e-6)
-    return -tf.reduce_mean(mask_true * tf.math.log(pred) + (1.0 - mask_true) * tf.math.log(1.0 - pred))
+    entropy = -(mask_true * tf.math.log(pred) + (1.0 - mask_true) * tf.math.log(1.0 - pred))
+    if weights is None:
+        return tf.reduce_mean(entropy)
+    return tf.reduce_sum(entropy * weights) / tf.reduce_sum(weights)
 
 
 def discriminator_loss(real_logits: Any, fake_logits: Any, kind: str) -> Any:

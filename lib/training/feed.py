@@ -20,7 +20,7 @@ from lib.occlusion import OccluderMaker, paste, place, skin_box
 from lib.training import augment
 from lib.training.faces import FaceSet
 
-KEYS = ("warped", "target", "mask", "weight")
+KEYS = ("warped", "target", "mask", "weight", "occluder")
 
 
 def default_workers() -> int:
@@ -115,12 +115,14 @@ class _Side:
 
     def batch(self, rng: np.random.Generator, other: _Side, occlusion: tuple[np.random.Generator, OccluderMaker]
               | None = None) -> dict[str, np.ndarray]:
-        """One side's batch: warped, target (B, n, n, 3), mask, weight (B, n, n, 1); float32. occlusion: the
-        random stream and maker of the occluders pasted over options.occlusion of the inputs."""
+        """One side's batch: warped, target (B, n, n, 3), mask, weight, occluder (B, n, n, 1); float32. occlusion:
+        the random stream and maker of the occluders pasted over options.occlusion of the inputs; occluder is
+        each one's opacity (0 without)."""
         opts, n, count = self.options, self.options.size, self.options.batch_size
         pair = np.empty((2, count, n, n, 3), np.uint8)  # inputs and targets, coloured alike below
         mask = np.ones((count, n, n, 1), np.float32)
         weight = np.ones((count, n, n, 1), np.float32)
+        occluders = np.zeros((count, n, n, 1), np.float32)
         indices = rng.integers(len(self), size=count)
         for j, i in enumerate(indices):
             transform, flipped = augment.random_similarity(rng, n, rotation=opts.rotation, zoom=opts.zoom,
@@ -148,8 +150,9 @@ class _Side:
                     # The mask learns to leave the object out; the decoder is not asked to draw it.
                     mask[j, ..., 0] *= 1 - alpha
                     weight[j, ..., 0] *= 1 - alpha
+                    occluders[j, ..., 0] = alpha
         images = self._colour(rng, _to_float(pair), indices, other)
-        return {"warped": images[0], "target": images[1], "mask": mask, "weight": weight}
+        return {"warped": images[0], "target": images[1], "mask": mask, "weight": weight, "occluder": occluders}
 
     def _colour(self, rng: np.random.Generator, pair: np.ndarray, indices: np.ndarray,
                 other: _Side) -> np.ndarray:

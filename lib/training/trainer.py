@@ -20,6 +20,9 @@ ADAM_BETA_1 = 0.5  # the deepfakes/faceswap default: steadier for autoencoders a
 # The mask network learns alone (its own loss and optimiser): a segmentation U-Net trains well at Adam's usual
 # settings, far faster than the autoencoder's conservative rate.
 MASKER_LEARNING_RATE = 5e-4
+# Occluders cover a small share of a batch's pixels: their pixels weigh this much more in the mask network's
+# loss, so that it learns to leave them out rather than to draw the hull.
+OCCLUDER_WEIGHT = 4.0
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,10 @@ class Trainer(keras.Model):
         assert self.masker is not None and self.mask_optimizer is not None
         with tf.GradientTape() as tape:
             predicted = self.masker(tf.concat([batch["warped_a"], batch["warped_b"]], 0), training=True)
-            loss = losses.mask_loss(tf.concat([batch["mask_a"], batch["mask_b"]], 0), predicted)
+            weights = None
+            if "occluder_a" in batch:
+                weights = 1.0 + OCCLUDER_WEIGHT * tf.concat([batch["occluder_a"], batch["occluder_b"]], 0)
+            loss = losses.mask_loss(tf.concat([batch["mask_a"], batch["mask_b"]], 0), predicted, weights)
             scaled = self.mask_optimizer.scale_loss(loss / replicas)
         variables = self.masker.trainable_variables
         self.mask_optimizer.apply(tape.gradient(scaled, variables), variables)

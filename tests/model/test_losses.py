@@ -89,6 +89,14 @@ def test_mask_loss(batch: dict[str, np.ndarray]) -> None:
     good = float(losses.mask_loss(mask, np.clip(mask, 0.01, 0.99)))
     bad = float(losses.mask_loss(mask, np.clip(1 - mask, 0.01, 0.99)))
     assert good < 0.02 and bad > 1.0
+    # Weighted: all ones is the plain mean; weight on one region only is the loss of that region alone.
+    wrong_top = np.concatenate([np.clip(1 - mask[:, :32], 0.01, 0.99), np.clip(mask[:, 32:], 0.01, 0.99)], 1)
+    top = np.zeros_like(mask)
+    top[:, :32] = 1.0
+    assert float(losses.mask_loss(mask, wrong_top, np.ones_like(mask))) == pytest.approx(
+        float(losses.mask_loss(mask, wrong_top)), rel=1e-5)
+    assert float(losses.mask_loss(mask, wrong_top, top)) == pytest.approx(
+        float(losses.mask_loss(mask[:, :32], wrong_top[:, :32])), rel=1e-5)
 
 
 @pytest.mark.parametrize("kind", loss_spec.GAN_LOSSES)

@@ -54,9 +54,9 @@ def test_every_key_has_its_shape_dtype_and_range(sets: tuple[FaceSet, FaceSet]) 
     options = FeedOptions(size=N, batch_size=6, color_match=0.5, motion_blur=0.5, seed=1)
     batch = _feed(sets, options).make_batch(0)
     assert sorted(batch) == sorted(f"{name}_{side}" for side in "ab"
-                                   for name in ("warped", "target", "mask", "weight"))
+                                   for name in ("warped", "target", "mask", "weight", "occluder"))
     for side in "ab":
-        for name, channels in (("warped", 3), ("target", 3), ("mask", 1), ("weight", 1)):
+        for name, channels in (("warped", 3), ("target", 3), ("mask", 1), ("weight", 1), ("occluder", 1)):
             value = batch[f"{name}_{side}"]
             assert value.shape == (6, N, N, channels) and value.dtype == np.float32
             assert np.isfinite(value).all()
@@ -235,6 +235,7 @@ def test_occluders_change_only_the_input_where_they_are_and_leave_the_mask_and_l
             assert gone.sum() >= 10
             weight = covered[f"weight_{side}"][j, ..., 0] / plain[f"weight_{side}"][j, ..., 0]
             assert weight[gone].max() < 0.011
+            np.testing.assert_allclose(covered[f"occluder_{side}"][j, ..., 0][hull], lost[hull], atol=1e-4)
             # What changed in the input is (up to its soft edge) what the mask lost.
             assert (changed & hull & (lost < 0.01)).mean() < 0.01
     assert 8 <= occluded <= 24  # half of 32 faces, give or take

@@ -31,6 +31,7 @@ WORKERS = (1, 2)
 BATCH = 16
 WARM_UP = 4
 HANDOVER = "tf.data hand-over only (no work)"
+OCCLUDED = "numpy Feed.batches(), occluders on 50 %"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -115,6 +116,10 @@ def run(faces_a: Path, faces_b: Path, count: int) -> list[dict[str, Any]]:
                 iterator = make(feed)
                 results.append({"size": size, "workers": workers, "path": path, **measure(iterator, count)})
                 del iterator
+            # What train --learn-mask adds by default: an occluder pasted over half of the faces.
+            feed = Feed(*sets, FeedOptions(size=size, batch_size=BATCH, workers=workers, occlusion=0.5, seed=0))
+            results.append({"size": size, "workers": workers, "path": OCCLUDED,
+                            **measure(feed.batches(), count)})
         feed = Feed(*sets, FeedOptions(size=size, batch_size=BATCH, seed=0))
         results.append({"size": size, "workers": 0, "path": HANDOVER,
                         **measure(iter(handover_dataset(feed)), 10 * count)})

@@ -14,6 +14,7 @@ held-out frame, the swap without, the swap with), OUT/occlusion.json.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -47,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the occluder put over the mouth in before_after.png (default: frisbee.jpg; the "
                              "first of --occluders when it has no such file)")
     parser.add_argument("--max-faces", type=int, default=200, help="held-out faces per side (default: 200)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the models OUT already holds (trained by an earlier run) instead of training")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results (keep it out of the "
                                                                  "repository)")
@@ -66,17 +69,22 @@ def train_and_score(name: str, folders: dict[str, Path], args: argparse.Namespac
     from scripts.train.run import run as train
 
     folder = args.out / name
-    shutil.rmtree(folder, ignore_errors=True)
-    started = time.monotonic()
-    summary = train(TrainConfig(input_a=folders["train_A"], input_b=folders["train_B"], model_dir=folder / "model",
-                                iterations=args.iterations, minutes=args.minutes, seed=SEED, preview_every=200,
-                                save_every=1000, occlusion_aug=RUNS[name], **MODEL))
-    wall = time.monotonic() - started
+    if args.reuse and (folder / "train.json").is_file():
+        trained = json.loads((folder / "train.json").read_text())
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        started = time.monotonic()
+        summary = train(TrainConfig(input_a=folders["train_A"], input_b=folders["train_B"],
+                                    model_dir=folder / "model", iterations=args.iterations, minutes=args.minutes,
+                                    seed=SEED, preview_every=200, save_every=1000, occlusion_aug=RUNS[name],
+                                    **MODEL))
+        trained = {"iteration": summary.iteration, "train_minutes": round(summary.seconds / 60, 2),
+                   "wall_minutes": round((time.monotonic() - started) / 60, 2)}
+        write_json(folder / "train.json", trained)
     report = evaluate(EvaluateConfig(model_dir=folder / "model", input_a=folders["held_A"],
                                      input_b=folders["held_B"], occluders=args.occluders,
                                      max_faces=args.max_faces, output_dir=folder / "evaluation"))
-    return {"run": name, "iteration": summary.iteration, "train_minutes": round(summary.seconds / 60, 2),
-            "wall_minutes": round(wall / 60, 2),
+    return {"run": name, **trained,
             "identity_to_target": {d: report[d]["identity"]["to_target"] for d in ("a2b", "b2a")},
             "retrieval": {d: report[d]["identity"]["retrieval"] for d in ("a2b", "b2a")},
             "ssim": {d: report[d]["ssim"] for d in ("a2a", "b2b")},
@@ -97,7 +105,7 @@ def before_after(args: argparse.Namespace, clip: tuple[Path, Path]) -> Path:
     video, alignments = clip
     entries = sorted(load_alignments(alignments).frames.values(), key=lambda entry: entry.index)
     entry = next(e for e in entries[len(entries) // 2:] if e.faces)
-    frame = next(image for index, image in VideoReader(video) if index == entry.index)
+    frame = next(image for index, image in VideoReader(video) if index == entry.index).copy()
     landmarks = np.asarray(entry.faces[0].landmarks, np.float64)
     occluders, _ = load_occluders(args.occluders)
     mouth = landmarks[48:68].mean(0)
@@ -152,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     if picture is not None:
         print(f"before/after: {picture}")
     if args.json:
-        import json
         print(json.dumps(payload, indent=1))
     return 0
 

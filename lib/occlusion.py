@@ -119,7 +119,7 @@ def _crop(rng: np.random.Generator, image: np.ndarray, height: int, width: int) 
 class OccluderMaker:
     """Random training occluders: photos cut to blobs or a silhouette, backgrounds of other faces, skin shaped
     like a hand. faces: BGR uint8 face images (aligned, as the feed keeps them) to take backgrounds and skin
-    from; skin: for each, a (4, 2) box (x0, y0, x1, y1 as two points) of cheek skin in its pixels, or None."""
+    from; skin_boxes: for each, a box ((x0, y0), (x1, y1)) of cheek skin in its pixels, or None."""
 
     def __init__(self, faces: Sequence[np.ndarray], skin_boxes: Sequence[np.ndarray | None]) -> None:
         self.photos = training_photos()

@@ -112,6 +112,8 @@ def run(cfg: Config) -> dict[str, Any]:
     write_png(cfg.report_dir / SHEET, make_sheet(report, samples), text=SYNTHETIC_PNG_TEXT)
     if picture is not None:
         write_png(cfg.report_dir / OCCLUSION, picture, text=SYNTHETIC_PNG_TEXT)
+    else:
+        (cfg.report_dir / OCCLUSION).unlink(missing_ok=True)  # an earlier run's, which this report does not match
     for line in markdown_table(("metric", "A->B", "B->A"), reporting.metric_rows(report)):
         log.info(line)
     log.info("report: %s, sheet: %s", cfg.report_dir / REPORT, cfg.report_dir / SHEET)

@@ -239,9 +239,7 @@ class Trainer(keras.Model):
         assert self.masker is not None and self.mask_optimizer is not None
         with tf.GradientTape() as tape:
             predicted = self.masker(tf.concat([batch["warped_a"], batch["warped_b"]], 0), training=True)
-            weights = None
-            if "occluder_a" in batch:
-                weights = 1.0 + OCCLUDER_WEIGHT * tf.concat([batch["occluder_a"], batch["occluder_b"]], 0)
+            weights = 1.0 + OCCLUDER_WEIGHT * tf.concat([batch["occluder_a"], batch["occluder_b"]], 0)
             loss = losses.mask_loss(tf.concat([batch["mask_a"], batch["mask_b"]], 0), predicted, weights)
             scaled = self.mask_optimizer.scale_loss(loss / replicas)
         variables = self.masker.trainable_variables

@@ -43,7 +43,7 @@ def default_smoothing(source: FrameSource) -> float:
 def work_frames(source: FrameSource, ranges: list[tuple[int, int]]) -> Iterator[WorkFrame]:
     """The input's frames as WorkFrames, in order, marked in or out of the (inclusive) frame ranges."""
     folder = source.path if source.path.is_dir() else source.path.parent
-    for index, frame in enumerate(source):
+    for index, frame in enumerate(source, start=source.span[0] if source.span else 0):
         in_range = not ranges or any(first <= index <= last for first, last in ranges)
         if source.kind == "video":
             yield WorkFrame(index, frame.name, frame.name, frame.image, None, in_range)

@@ -41,14 +41,20 @@ class SourceFrame:
 
 
 class FrameSource:
-    """Frames of one input, in order. `kind` is 'images' or 'video'; `total` how many to expect."""
+    """Frames of one input, in order. `kind` is 'images' or 'video'; `total` how many to expect.
 
-    def __init__(self, path: Path, every_n: int = 1) -> None:
+    span (first, stop): only that part of the frames, counted after every_n (frames first*every_n up to
+    stop*every_n of a video, exclusive; the files first..stop of a folder's sorted list), as a cluster's
+    worker takes them. Names and indices are those of the whole input."""
+
+    def __init__(self, path: Path, every_n: int = 1, span: tuple[int, int] | None = None) -> None:
         self.path = Path(path)
         self.every_n = every_n
+        self.span = span
         self.problem: str | None = None
         self._video: VideoReader | None = None
         self._images: list[Path] = []
+        self._stems: Counter[str] = Counter()
         if not self.path.exists():
             raise FaceswapError(f"input not found: {self.path}")
         if self.path.is_dir():
@@ -57,12 +63,17 @@ class FrameSource:
             if not self._images:
                 raise FaceswapError(f"no images in {self.path} (looked for {', '.join(IMAGE_EXTENSIONS)})")
             self._images = self._images[::every_n]
+            self._stems = Counter(p.stem for p in self._images)  # of the whole folder, also for a span
+            if span is not None:
+                self._images = self._images[span[0]:span[1]]
         elif is_video_path(self.path):
             self.kind = "video"
-            self._video = VideoReader(self.path, every_n)
+            first, stop = span or (0, None)
+            self._video = VideoReader(self.path, every_n, first * every_n, None if stop is None else stop - first)
         elif is_image_path(self.path):
             self.kind = "images"
             self._images = [self.path]
+            self._stems = Counter([self.path.stem])
         else:
             raise FaceswapError(f"{self.path.name} is neither an image, a video nor a folder of images")
 
@@ -94,10 +105,9 @@ class FrameSource:
                 yield SourceFrame(frame_name(stem, index), index, stem, frame)
             self.problem = self._video.problem
             return
-        stems = Counter(p.stem for p in self._images)
         for path in self._images:
             # Two images that differ only by extension must not write over each other's faces.
-            stem = path.stem if stems[path.stem] == 1 else f"{path.stem}_{path.suffix[1:]}"
+            stem = path.stem if self._stems[path.stem] == 1 else f"{path.stem}_{path.suffix[1:]}"
             try:
                 yield SourceFrame(path.name, 0, stem, read_image(path))
             except (UnreadableImage, OSError) as err:

@@ -124,23 +124,31 @@ class VideoReader:
     when the stream ended badly (a truncated file), else None.
     """
 
-    def __init__(self, path: Path, every_n: int = 1) -> None:
+    def __init__(self, path: Path, every_n: int = 1, start: int = 0, count: int | None = None,
+                 info: VideoInfo | None = None) -> None:
         self.path = Path(path)
-        self.info = probe_video(self.path)
+        self.info = info or probe_video(self.path)
         self.every_n = every_n
+        self.start = start  # the first frame's index (a multiple of every_n), for a part of the video
+        self.count = count  # at most this many frames (None: to the end)
         self.decoded = 0
         self.problem: str | None = None
 
     @property
     def expected(self) -> int:
         """How many frames iteration should give, from the container's frame count."""
-        return -(-self.info.frame_count // self.every_n)
+        left = max(0, -(-(self.info.frame_count - self.start) // self.every_n))
+        return left if self.count is None else min(left, self.count)
 
     def __iter__(self) -> Iterator[tuple[int, Frame]]:
-        stream = ffmpeg.input(str(self.path))
+        # A part starts with an accurate seek: ffmpeg decodes from the keyframe before and drops the frames
+        # before the position, which is half a frame early so that rounding never loses the first one.
+        seek = {"ss": f"{(self.start - 0.5) / self.info.fps:.6f}"} if self.start > 0 else {}
+        stream = ffmpeg.input(str(self.path), **seek)
         if self.every_n > 1:
             stream = stream.filter("select", f"not(mod(n,{self.every_n}))")
-        command = (stream.output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
+        limit = {"frames:v": self.count} if self.count is not None else {}
+        command = (stream.output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough", **limit)
                    .global_args("-hide_banner", "-nostdin", "-loglevel", "error")
                    .compile(cmd=find_ffmpeg()))
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -155,7 +163,7 @@ class VideoReader:
                 if len(data) < frame_bytes:
                     break
                 frame = np.frombuffer(data, np.uint8).reshape(self.info.height, self.info.width, 3)
-                yield self.decoded * self.every_n, frame
+                yield self.start + self.decoded * self.every_n, frame
                 self.decoded += 1
         finally:
             process.stdout.close()
@@ -320,3 +328,36 @@ def split_video(path: Path, folder: Path, image_format: str = "png") -> int:
         lines = [_STREAM_TAGS.sub("", line).strip() for line in result.stderr.splitlines() if line.strip()]
         raise FaceswapError(f"ffmpeg could not split {Path(path).name}: {lines[-1] if lines else 'no frames'}")
     return written
+
+
+def join_segments(segments: list[Path], output: Path, *, audio: Path | None = None,
+                  comment: str | None = SYNTHETIC_TEXT) -> None:
+    """Join H.264 segments encoded with the same settings into output without re-encoding them, adding audio's
+    first sound track and the comment; written to a hidden file and renamed into place."""
+    output = Path(output)
+    listing = output.with_name(f".{output.stem}.segments-{os.getpid()}.txt")
+    temp = output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
+    # The concat demuxer's list: one quoted path per line ('\'' escapes a quote inside a path).
+    listing.write_text("".join("file '" + str(Path(s).resolve()).replace("'", "'\\''") + "'\n" for s in segments))
+    command = [find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+               "-f", "concat", "-safe", "0", "-i", str(listing)]
+    if audio is not None:
+        copy = Path(audio).suffix.lower() == output.suffix.lower()
+        command += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0?",
+                    "-c:a", *(["copy"] if copy else ["aac", "-b:a", "160k"])]
+    command += ["-c:v", "copy"]
+    if output.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        command += ["-movflags", "+faststart"]
+    if comment:
+        command += ["-metadata", f"comment={comment}"]
+    try:
+        result = subprocess.run([*command, str(temp)], capture_output=True, text=True, errors="replace",
+                                check=False)
+        if result.returncode != 0 or not temp.is_file():
+            lines = [line for line in result.stderr.splitlines() if line.strip()]
+            raise FaceswapError(f"ffmpeg could not join the parts of {output.name}: "
+                                f"{lines[-1] if lines else 'no output'}")
+        os.replace(temp, output)
+    finally:
+        listing.unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)

@@ -70,3 +70,12 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=default.preset, choices=list(PRESETS),
                         help=f"H.264 encoder speed (default: {default.preset}: at crf 18 within 0.3 dB of medium "
                              "for half the CPU, which the model needs)")
+
+
+def add_cluster_argument(parser: argparse.ArgumentParser) -> None:
+    """--cluster: the frames cut into parts for Ray workers (scripts/cluster.py)."""
+    parser.add_argument("--cluster", default=None, metavar="local:N|auto|ADDRESS",
+                        help="share the frames among Ray workers, each loading the models once: local:N starts N "
+                             "on this machine, auto joins the cluster `ray start` made here, ADDRESS (head:6379) "
+                             "another; every node must see input, output and faceswap at the same paths. Needs "
+                             "pip install -r requirements-cluster.txt")

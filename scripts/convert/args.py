@@ -13,8 +13,10 @@ from lib.swap import SwapOptions
 from lib.video import is_video_path
 from plugins.convert.writer import REGISTRY as WRITERS
 from plugins.convert.writer import writer_kind
+from scripts.cluster import parse_cluster
 from scripts.options import (
     DEFAULT_DETECTOR,
+    add_cluster_argument,
     add_detector_argument,
     add_swap_arguments,
     add_threshold_argument,
@@ -53,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images writer: png (lossless, default) or jpg")
     add_video_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_cluster_argument(parser)
 
 
 def parse_frame_ranges(values: list[str]) -> list[tuple[int, int]]:
@@ -91,9 +94,11 @@ class Config:
     crf: int = 18
     preset: str = "veryfast"
     overwrite: bool = False
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
         parse_frame_ranges(self.frame_ranges)
+        parse_cluster(self.cluster)
         check_sigma(self.smooth)
         check_range("--reference-threshold", self.reference_threshold, 0, 2, above=True)
         check_video_options(self.output, self.fps, self.crf, self.preset)
@@ -131,6 +136,9 @@ def check(cfg: Config) -> None:
         raise FaceswapError(f"output {output} is a folder: give a file name")
     if output.exists() and not cfg.overwrite:
         raise FaceswapError(f"output {output} exists: pass --overwrite to replace it")
+    if cfg.cluster is not None and kind in ("image", "gif"):
+        what = "a GIF" if kind == "gif" else "one image"
+        raise FaceswapError(f"--cluster writes frames or a video, not {what}: leave --cluster out")
     if kind == "image":
         if not (cfg.input.is_file() and is_image_path(cfg.input)):
             raise FaceswapError(f"{output.name} is one image file, but {cfg.input.name} holds many frames: give "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from lib.errors import FaceswapError
 from lib.frames import WorkFrame, chunks, default_smoothing, frames_with_faces
@@ -102,54 +103,87 @@ def _probe(cfg: Config) -> VideoInfo | None:
     return info
 
 
+class Converter:
+    """convert's work on frames, for the whole input or a part of it (a cluster worker's): faces' source
+    (alignments or a detector), identity filter and model loaded once."""
+
+    def __init__(self, cfg: Config, source: FrameSource) -> None:
+        self.cfg = cfg
+        self.lookup, self.finder = face_source(source, cfg.alignments, cfg.detector)
+        self.people = _identity_filter(cfg, self.finder)
+        self.model = load_swapper(cfg.model_dir)
+        self.swapper = load_face_swapper(self.model, cfg.swap)
+        self.ranges = parse_frame_ranges(cfg.frame_ranges)
+        self.dropping = bool(self.ranges) and not cfg.keep_unchanged
+
+    def sigma(self, source: FrameSource) -> float:
+        return self.cfg.smooth if self.cfg.smooth is not None else default_smoothing(source)
+
+    def convert(self, source: FrameSource, writer: Any, summary: Summary, progress: Any,
+                keep: tuple[int, int] | None = None) -> None:
+        """Swap every frame of source and write it (only frames keep[0] <= index < keep[1] with keep: the
+        others are context for smoothing); the writer is closed, or aborted on an error."""
+        output: WriteBehind[OutputFrame] = WriteBehind(writer.write, f"the output {self.cfg.output}")
+        frames = frames_with_faces(source, self.ranges, self.lookup, self.finder, self.sigma(source))
+        try:
+            for group in chunks(frames, self.cfg.swap.batch_size):
+                _swap_group(group, self.swapper, self.people, self.cfg.direction)
+                for frame in group:
+                    if keep is None or keep[0] <= frame.index < keep[1]:
+                        _write(frame, output, summary, self.dropping)
+                        progress.update(1)
+            if summary.frames_written == 0 and keep is None:
+                raise FaceswapError(f"no frame to write: --frame-ranges {' '.join(self.cfg.frame_ranges)} "
+                                    f"selects none of the {summary.frames_read} frames of {self.cfg.input}")
+            output.close()
+            writer.close()
+        except BaseException:
+            output.abort()
+            writer.abort()  # no half-written video is left behind
+            raise
+        summary.problem = source.problem
+
+
 def run(cfg: Config) -> Summary:
     """Convert every frame of the input; returns the summary it also logs."""
     check(cfg)
-    ranges = parse_frame_ranges(cfg.frame_ranges)
     video_info = _probe(cfg)
     if cfg.input.is_dir() and cfg.writer_kind in ("video", "gif"):
         check_same_size(image_files(cfg.input))
     source = FrameSource(cfg.input)
-    lookup, finder = face_source(source, cfg.alignments, cfg.detector)
-    people = _identity_filter(cfg, finder)
-    model = load_swapper(cfg.model_dir)
-    swapper = load_face_swapper(model, cfg.swap)
-    sigma = cfg.smooth if cfg.smooth is not None else default_smoothing(source)
-    _log_settings(cfg, model, sigma)
-    dropping = bool(ranges) and not cfg.keep_unchanged
-    writer = load_plugin(WRITERS, "writer", cfg.writer_kind)(_writer_options(cfg, video_info, dropping))
-    output: WriteBehind[OutputFrame] = WriteBehind(writer.write, f"the output {cfg.output}")
     summary = Summary()
     progress = show_progress(source.total, "convert", "frame")
     try:
         with sigterm_as_interrupt():
-            for group in chunks(frames_with_faces(source, ranges, lookup, finder, sigma), cfg.swap.batch_size):
-                _swap_group(group, swapper, people, cfg.direction)
-                for frame in group:
-                    progress.update(1)
-                    _write(frame, output, summary, dropping)
-            progress.close()
-            if summary.frames_written == 0:
-                raise FaceswapError(f"no frame to write: --frame-ranges {' '.join(cfg.frame_ranges)} selects "
-                                    f"none of the {summary.frames_read} frames of {cfg.input}")
-            output.close()
-            writer.close()
-    except BaseException:
+            if cfg.cluster is not None:
+                from scripts.convert.shard import convert_on_cluster  # loads Ray only with --cluster
+
+                options = _writer_options(cfg, video_info, _dropping(cfg))
+                notes = convert_on_cluster(cfg, source, options, summary, progress)
+            else:
+                converter = Converter(cfg, source)
+                _log_settings(cfg, converter.model, converter.sigma(source))
+                writer = load_plugin(WRITERS, "writer", cfg.writer_kind)(
+                    _writer_options(cfg, video_info, converter.dropping))
+                converter.convert(source, writer, summary, progress)
+                notes = writer.notes
+    finally:
         progress.close()
-        output.abort()
-        writer.abort()  # no half-written video is left behind
-        raise
-    for note in writer.notes:
+    for note in notes:
         log.warning(note)
-    summary.problem = source.problem
-    if source.problem:
-        log.warning("the video ended badly (%s): the frames before that point were converted", source.problem)
+    if source.problem or summary.problem:
+        log.warning("the video ended badly (%s): the frames before that point were converted",
+                    source.problem or summary.problem)
     if summary.frames_read == 0:
         raise FaceswapError(f"no frame of {cfg.input} could be read")
     for line in summary.lines():
         log.info(line)
     log.info("output: %s (marked as synthetic)", cfg.output)
     return summary
+
+
+def _dropping(cfg: Config) -> bool:
+    return bool(cfg.frame_ranges) and not cfg.keep_unchanged
 
 
 def _log_settings(cfg: Config, model: Swapper, sigma: float) -> None:

@@ -10,8 +10,9 @@ from lib.identity import SAME_PERSON
 from lib.media import default_alignments_path
 from plugins.extract.align import AlignOptions
 from plugins.extract.detect import DetectOptions
+from scripts.cluster import parse_cluster
 from scripts.common import check_can_create
-from scripts.options import DEFAULT_DETECTOR, add_detector_argument, add_threshold_argument
+from scripts.options import DEFAULT_DETECTOR, add_cluster_argument, add_detector_argument, add_threshold_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_threshold_argument(parser, "--filter-threshold")
     parser.add_argument("--skip-existing", action="store_true",
                         help="resume: skip frames already in the alignments file or with faces in -o")
+    add_cluster_argument(parser)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Config:
     nfilter: list[Path] = field(default_factory=list)
     filter_threshold: float = SAME_PERSON
     skip_existing: bool = False
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
         check_range("--size", self.size, 64, 2048)
@@ -71,6 +74,7 @@ class Config:
         # The plugins' own range checks, now rather than after the input is opened.
         DetectOptions(self.threshold, self.detect_min_size, self.upsample)
         AlignOptions(self.refeed)
+        parse_cluster(self.cluster)
 
     @property
     def detect_options(self) -> DetectOptions:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lib.alignments import Alignments, FrameEntry, load_alignments
 from lib.errors import FaceswapError
@@ -83,56 +84,83 @@ def _known_frames(cfg: Config, path: Path, source_name: str) -> dict[str, FrameE
     return {**known, **frames_from_faces(metas)}
 
 
+class Extractor:
+    """extract's work on frames, for the whole input or a part of it (a cluster worker's): the detector,
+    aligner and identity filters loaded once."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.finder = FaceFinder(cfg.detector, cfg.detect_options, "dlib68", cfg.align_options)
+        self.people = _identity_filter(cfg, self.finder)
+
+    def extract(self, source: FrameSource, alignments: Alignments, summary: Summary, progress: Any,
+                known: Collection[str] = ()) -> None:
+        """Faces of every frame of source into alignments and -o, counted in summary; frames named in known
+        (--skip-existing) are passed over. Waits for every face file to be written, also on an error."""
+        cfg = self.cfg
+
+        def write(item: tuple[SourceFrame, list[DetectedFace]]) -> None:
+            save_faces(cfg.output, source.source_name, item[0], item[1], cfg.size)
+
+        writer: WriteBehind[tuple[SourceFrame, list[DetectedFace]]] = WriteBehind(write, f"faces to {cfg.output}",
+                                                                                  32)
+        try:
+            for batch in _batches(read_ahead(iter(source), depth=16), self.finder.batch_size):
+                ready = []
+                for frame in batch:
+                    if frame.image is None:
+                        log.warning("skipped %s: %s", frame.name, frame.problem)
+                        summary.skipped[frame.problem or "unreadable"] += 1
+                    elif frame.name in known:
+                        summary.frames_skipped_existing += 1
+                    else:
+                        ready.append(frame)
+                    progress.update(1)
+                if ready:
+                    self._find(ready, alignments, summary, writer)
+        finally:
+            writer.close()  # waits for queued faces, re-raises a write error
+        summary.problem = source.problem
+
+    def _find(self, ready: list[SourceFrame], alignments: Alignments, summary: Summary,
+              writer: WriteBehind[tuple[SourceFrame, list[DetectedFace]]]) -> None:
+        for frame, faces in zip(ready, self.finder.find([f.image for f in ready if f.image is not None])):
+            assert frame.image is not None
+            summary.frames_read += 1
+            kept = _keep(frame.image, faces, self.cfg, self.people, summary.faces_filtered)
+            shape = frame.image.shape
+            alignments.frames[frame.name] = FrameEntry(frame.index, (int(shape[0]), int(shape[1])), kept)
+            summary.frames_with_faces += bool(kept)
+            summary.faces_written += len(kept)
+            if kept:
+                writer.put((frame, kept))
+
+
 def run(cfg: Config) -> Summary:
     """Extract every face of the input; returns the summary it also logs."""
     alignments_path = check(cfg)
     source = FrameSource(cfg.input, cfg.every_n)
     cfg.output.mkdir(parents=True, exist_ok=True)
     alignments_path.parent.mkdir(parents=True, exist_ok=True)
-    finder = FaceFinder(cfg.detector, cfg.detect_options, "dlib68", cfg.align_options)
-    people = _identity_filter(cfg, finder)
     alignments = Alignments(source.source_name, source.kind)
     if cfg.skip_existing:
         alignments.frames.update(_known_frames(cfg, alignments_path, source.source_name))
     summary = Summary()
-
-    def write(item: tuple[SourceFrame, list[DetectedFace]]) -> None:
-        save_faces(cfg.output, source.source_name, item[0], item[1], cfg.size)
-
-    writer: WriteBehind[tuple[SourceFrame, list[DetectedFace]]] = WriteBehind(write, f"faces to {cfg.output}", 32)
     progress = show_progress(source.total, "extract", "frame")
     try:
-        for batch in _batches(read_ahead(iter(source), depth=16), finder.batch_size):
-            ready = []
-            for frame in batch:
-                progress.update(1)
-                if frame.image is None:
-                    log.warning("skipped %s: %s", frame.name, frame.problem)
-                    summary.skipped[frame.problem or "unreadable"] += 1
-                elif cfg.skip_existing and frame.name in alignments.frames:
-                    summary.frames_skipped_existing += 1
-                else:
-                    ready.append(frame)
-            if not ready:
-                continue
-            for frame, faces in zip(ready, finder.find([f.image for f in ready if f.image is not None])):
-                assert frame.image is not None
-                summary.frames_read += 1
-                kept = _keep(frame.image, faces, cfg, people, summary.faces_filtered)
-                shape = frame.image.shape
-                alignments.frames[frame.name] = FrameEntry(frame.index, (int(shape[0]), int(shape[1])), kept)
-                summary.frames_with_faces += bool(kept)
-                summary.faces_written += len(kept)
-                if kept:
-                    writer.put((frame, kept))
+        if cfg.cluster is not None:
+            from scripts.extract.shard import extract_on_cluster  # loads Ray only with --cluster
+
+            extract_on_cluster(cfg, source, alignments, summary, progress)
+        else:
+            Extractor(cfg).extract(source, alignments, summary, progress,
+                                   set(alignments.frames) if cfg.skip_existing else ())
     finally:
         progress.close()
-        writer.close()  # waits for queued faces, re-raises a write error
         if alignments.frames:
             _save(alignments, alignments_path)
-    summary.problem = source.problem
-    if source.problem:
-        log.warning("the video ended badly (%s): the frames before that point were extracted", source.problem)
+    if summary.problem:
+        log.warning("the video ended badly (%s): the frames before that point were extracted", summary.problem)
     if summary.frames_read == 0 and not summary.frames_skipped_existing:
         raise FaceswapError(f"no frame of {cfg.input} could be read: {', '.join(summary.skipped) or 'empty'}")
     for line in summary.lines():

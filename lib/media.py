@@ -86,6 +86,11 @@ class FrameSource:
         return self.path.name
 
     @property
+    def variable_rate(self) -> bool:
+        """A video whose frames are not evenly spaced in time (its frame numbers cannot be found by seeking)."""
+        return self._video is not None and self._video.info.variable_rate
+
+    @property
     def frame_size(self) -> tuple[int, int] | None:
         """(width, height) of a video's frames; None for images, which may differ."""
         return (self._video.info.width, self._video.info.height) if self._video else None

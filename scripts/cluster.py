@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.errors import FaceswapError
+from lib.media import FrameSource
 
 log = logging.getLogger("faceswap.cluster")
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,14 @@ def part_size(total: int, slots: int) -> int:
 def spans(total: int, size: int) -> list[tuple[int, int]]:
     """[0, total) cut into (first, stop) parts of size frames."""
     return [(first, min(first + size, total)) for first in range(0, total, size)]
+
+
+def check_source(source: FrameSource) -> None:
+    """Parts of a video are found by seeking to a frame's time: refuse a variable frame rate."""
+    if source.variable_rate:
+        raise FaceswapError(f"{source.path.name} has a variable frame rate, so --cluster cannot cut it into parts "
+                            f"by frame: make it constant first (ffmpeg -i {source.path.name} -fps_mode cfr "
+                            "fixed.mp4), or leave --cluster out")
 
 
 def _import_ray() -> Any:

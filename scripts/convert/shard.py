@@ -22,7 +22,7 @@ from lib.video import join_segments
 from plugins.convert.writer import REGISTRY as WRITERS
 from plugins.convert.writer import WriterOptions
 from plugins.registry import load_plugin
-from scripts.cluster import LogCollector, connect, parse_cluster, part_size, show_logs, spans
+from scripts.cluster import LogCollector, check_source, connect, parse_cluster, part_size, show_logs, spans
 from scripts.convert.args import Config
 from scripts.convert.run import Converter, Summary
 
@@ -76,6 +76,7 @@ def convert_on_cluster(cfg: Config, source: FrameSource, options: WriterOptions,
     """Convert as run() does in one process, the parts done by the cluster's actors; returns the writer's notes."""
     spec = parse_cluster(cfg.cluster)
     assert spec is not None
+    check_source(source)
     video = cfg.writer_kind == "video"
     segments = cfg.output.with_name(f".{cfg.output.name}.parts") if video else None
     if segments is not None:

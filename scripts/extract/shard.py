@@ -19,7 +19,7 @@ from lib.alignments import Alignments, load_alignments
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
 from lib.media import FrameSource
-from scripts.cluster import LogCollector, connect, parse_cluster, part_size, show_logs, spans
+from scripts.cluster import LogCollector, check_source, connect, parse_cluster, part_size, show_logs, spans
 from scripts.extract.args import Config, check
 from scripts.extract.run import Extractor, Summary
 
@@ -87,6 +87,7 @@ def extract_on_cluster(cfg: Config, source: FrameSource, alignments: Alignments,
     """Fill alignments and summary as run() does in one process, the parts done by the cluster's actors."""
     spec = parse_cluster(cfg.cluster)
     assert spec is not None
+    check_source(source)
     alignments_path = check(cfg)
     folder = alignments_path.with_name(f".{alignments_path.name}.parts")
     with connect(spec, gpu_work=cfg.detector == "dlib-cnn") as cluster:

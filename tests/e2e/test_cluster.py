@@ -62,6 +62,15 @@ def test_gif_output_refuses_the_cluster(tmp_path: Path) -> None:
     assert_one_line_error(result, "--cluster", "GIF")
 
 
+def test_a_variable_frame_rate_is_refused_before_the_cluster_starts(tmp_path: Path) -> None:
+    vfr = tmp_path / "vfr.mp4"  # every frame of the first 6 s, then every third: a variable frame rate
+    subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(VIDEO), "-vf",
+                    r"select='lt(n\,30)+not(mod(n\,3))'", "-fps_mode", "vfr", str(vfr)], check=True)
+    result = run_cli("extract", "-i", vfr, "-o", tmp_path / "faces", "-D", "dlib-hog", "--cluster", "local:2")
+    assert_one_line_error(result, "variable frame rate", "--cluster")
+    assert not (tmp_path / "faces").exists() or not any((tmp_path / "faces").iterdir())
+
+
 def test_without_ray_the_cluster_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     from lib.errors import FaceswapError
     from scripts.cluster import _import_ray

@@ -7,12 +7,13 @@ must see the input, the output and this faceswap checkout at the same paths (a s
 """
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,15 +89,17 @@ class Cluster:
     slots: int
     gpus: float
 
-    def actors(self, kind: type, *args: Any) -> list[Any]:
-        """One actor of kind per slot, restarted (and its part retried) when its process dies."""
+    def actors(self, kind: type, parts: int, *args: Any) -> list[Any]:
+        """An actor of kind per slot (no more than there are parts), restarted (and its part retried) when its
+        process dies."""
         remote = self.ray.remote(num_cpus=1, num_gpus=self.gpus, max_restarts=2, max_task_retries=2)(kind)
-        return [remote.remote(*args) for _ in range(self.slots)]
+        return [remote.remote(*args) for _ in range(min(self.slots, parts))]
 
     def check_shared(self, paths: list[Path]) -> None:
         """Every node must see paths (folders; the first is written to) at the same place: a file written here
         must be read there, on every node that has a slot."""
         probe_dir = paths[0]
+        made = not probe_dir.exists()
         probe_dir.mkdir(parents=True, exist_ok=True)
         probe = probe_dir / f".faceswap-cluster-{uuid.uuid4().hex}"
         probe.write_text(probe.name)
@@ -116,6 +119,8 @@ class Cluster:
                                         "shared by every node, mounted at the same path")
         finally:
             probe.unlink(missing_ok=True)
+            if made:
+                probe_dir.rmdir()  # the work makes it again when it writes there
 
     def run(self, actors: list[Any], method: str, parts: list[Any]) -> Iterator[Any]:
         """Each part given to the next free actor's method; results as they finish (any order). An error the
@@ -128,13 +133,13 @@ class Cluster:
             except StopIteration:
                 return
             except self.ray.exceptions.RayTaskError as err:
-                cause = err.as_instanceof_cause()
-                if isinstance(cause, FaceswapError):
-                    raise FaceswapError(str(cause).splitlines()[-1].strip()) from None
+                if isinstance(err.cause, FaceswapError):
+                    raise FaceswapError(str(err.cause)) from None
                 raise
             except self.ray.exceptions.RayActorError as err:
-                raise FaceswapError(f"a cluster worker died twice on the same part ({str(err).splitlines()[0]}); "
-                                    "finished parts are kept: run the same command again") from None
+                first = str(err).splitlines()[0]
+                raise FaceswapError(f"a cluster worker died and was restarted too often ({first}): run the same "
+                                    "command again") from None
 
 
 def _sees(paths: list[str], token: str) -> str | None:
@@ -160,14 +165,19 @@ def connect(spec: ClusterSpec, gpu_work: bool) -> Iterator[Cluster]:
                                # workers import lib/, plugins/ and scripts/ from this checkout
                                "runtime_env": {"env_vars": {"PYTHONPATH": str(ROOT),
                                                             "TF_CPP_MIN_LOG_LEVEL": "3"}}}
+    said = io.StringIO()
     try:
-        if spec.local is not None:
-            ray.init(num_cpus=spec.local, num_gpus=0, _node_ip_address="127.0.0.1", **options)
-        else:
-            ray.init(address=spec.address, **options)
+        with redirect_stderr(said):  # Ray prints a notice about its token checks: shown with -v only
+            if spec.local is not None:
+                ray.init(num_cpus=spec.local, num_gpus=0, _node_ip_address="127.0.0.1", **options)
+            else:
+                ray.init(address=spec.address, **options)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise FaceswapError(f"--cluster {spec}: cannot reach a Ray cluster ({str(err).splitlines()[0]}); start "
                             "one with `ray start --head` or give local:N") from None
+    finally:
+        for line in said.getvalue().splitlines():
+            log.debug("ray: %s", line)
     try:
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))

@@ -18,10 +18,11 @@ import warnings
 
 from tqdm import tqdm
 
-# absl's C++ format: severity letter, MMDD, time, thread id, file:line] message. Also its start-up notice, and
-# the second line of TensorFlow's CPU-feature notice.
+# absl's C++ format: severity letter, MMDD, time, thread id, file:line] message. Also its start-up notice, the
+# second line of TensorFlow's CPU-feature notice, and Ray's C++ format ([date time level pid tid] file:line).
 NATIVE_LOG = re.compile(rb"^([IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] |WARNING: All log messages before absl::"
-                        rb"|To enable the following instructions: )")
+                        rb"|To enable the following instructions: "
+                        rb"|\[\d{4}-\d\d-\d\d [\d:,]+ [IWEF] \d+ \d+\] )")  # Ray's (--cluster)
 PYTHON_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "mtcnn")
 
 

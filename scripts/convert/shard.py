@@ -43,11 +43,18 @@ class ConvertWorker:
         self.segments = None if segments is None else Path(segments)
         whole = FrameSource(cfg.input)
         self.total = whole.total
-        self.converter = Converter(cfg, whole)
+        self.problem: FaceswapError | None = None
+        try:
+            self.converter = Converter(cfg, whole)
+        except FaceswapError as err:  # told by the first part (an actor that fails to start would be retried)
+            self.problem = err
+            return
         self.context = LandmarkSmoother(self.converter.sigma(whole)).radius + 1
 
     def convert(self, span: tuple[int, int]) -> dict[str, Any]:
         """Convert the frames of span (reading context frames around it); returns its summary as plain data."""
+        if self.problem is not None:
+            raise self.problem
         first, stop = span
         read = (max(0, first - self.context), min(self.total, stop + self.context))
         source = FrameSource(self.cfg.input, span=read)
@@ -86,9 +93,10 @@ def convert_on_cluster(cfg: Config, source: FrameSource, options: WriterOptions,
         with connect(spec, gpu_work=True) as cluster:
             cluster.check_shared([segments or cfg.output, source.path, cfg.model_dir])
             parts = spans(source.total, part_size(source.total, cluster.slots))
-            actors = cluster.actors(ConvertWorker, cfg, options, None if segments is None else str(segments))
+            actors = cluster.actors(ConvertWorker, len(parts), cfg, options,
+                                    None if segments is None else str(segments))
             results = []
-            for result in cluster.run(actors[:len(parts)], "convert", parts):
+            for result in cluster.run(actors, "convert", parts):
                 show_logs(result["logs"])
                 progress.update(result["span"][1] - result["span"][0])
                 results.append(result)

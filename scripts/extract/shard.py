@@ -36,11 +36,17 @@ class ExtractWorker:
 
     def __init__(self, cfg: Config, source_name: str, parts_dir: str, known: list[str]) -> None:
         self.logs = LogCollector()
-        self.extractor = Extractor(cfg)
         self.cfg, self.source_name, self.parts_dir, self.known = cfg, source_name, Path(parts_dir), set(known)
+        self.problem: FaceswapError | None = None
+        try:
+            self.extractor = Extractor(cfg)
+        except FaceswapError as err:  # told by the first part (an actor that fails to start would be retried)
+            self.problem = err
 
     def extract(self, span: tuple[int, int]) -> dict[str, Any]:
         """Extract the frames of span; returns its summary as plain data (also saved beside its alignments)."""
+        if self.problem is not None:
+            raise self.problem
         source = FrameSource(self.cfg.input, self.cfg.every_n, span)
         alignments = Alignments(self.source_name, source.kind)
         summary = Summary()
@@ -99,8 +105,8 @@ def extract_on_cluster(cfg: Config, source: FrameSource, alignments: Alignments,
             log.info("%d of %d parts done by an earlier run: skipped", len(parts) - len(todo), len(parts))
             progress.update(sum(stop - first for first, stop in parts) - sum(stop - first for first, stop in todo))
         known = sorted(alignments.frames) if cfg.skip_existing else []
-        actors = cluster.actors(ExtractWorker, cfg, source.source_name, str(folder), known)
-        for result in cluster.run(actors[:len(todo)], "extract", todo):
+        actors = cluster.actors(ExtractWorker, len(todo), cfg, source.source_name, str(folder), known)
+        for result in cluster.run(actors, "extract", todo):
             show_logs(result["logs"])
             progress.update(result["frames"])
     _merge(folder, parts, source, alignments, summary)

@@ -16,7 +16,7 @@ from lib.image import read_image
 from lib.media import FrameSource
 from lib.video import VideoReader, find_ffmpeg, probe_video, video_comment
 from scripts.cluster import ALIGN, part_size, spans
-from tests.conftest import DATA, ROOT, assert_one_line_error, run_cli
+from tests.conftest import DATA, ROOT, assert_one_line_error, assert_quiet, run_cli
 
 VIDEO = DATA / "peer" / "test.mp4"  # 91 frames, 426x240, 5 fps: one man, a face in every frame
 FACES_B = DATA / "video" / "B_biden_kenburns.mp4"
@@ -174,6 +174,7 @@ def test_extract_on_two_workers_resumes_and_matches_one_process(single: Single, 
     assert f"{done} of 6 parts done by an earlier run: skipped" in second.stderr
     assert "frames read: 91, with faces: 91, faces written: 91" in second.stderr
     assert_loopback_only(second)
+    assert_quiet(second.stderr)  # neither TensorFlow's nor Ray's own log lines
     assert (tmp_path / "two.json").read_bytes() == single.alignments
     faces = {path.name: path.read_bytes() for path in sorted((tmp_path / "faces").glob("*.png"))}
     assert faces == single.faces
@@ -216,3 +217,14 @@ def test_convert_on_two_workers_matches_one_process(single: Single, tmp_path: Pa
     apart = [np.abs(a - b).mean() for a, b in zip(first, second)]
     assert np.mean(apart) < 1.5 * noise and max(apart) < 4 * noise, (np.mean(apart), max(apart), noise)
 
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_load_the_model_is_one_line(tmp_path: Path) -> None:
+    """The model is loaded in the workers, not the driver: what they find wrong is told as one process tells it."""
+    (tmp_path / "model").mkdir()
+    result = run_cli("convert", "-i", VIDEO, "-o", tmp_path / "out", "-m", tmp_path / "model", "--cluster",
+                     "local:2")
+    assert_one_line_error(result, "holds no trained model")
+    assert_quiet(result.stderr)
+    assert not (tmp_path / "out").exists()

@@ -22,7 +22,16 @@ from lib.video import join_segments
 from plugins.convert.writer import REGISTRY as WRITERS
 from plugins.convert.writer import WriterOptions
 from plugins.registry import load_plugin
-from scripts.cluster import LogCollector, check_source, connect, parse_cluster, part_size, show_logs, spans
+from scripts.cluster import (
+    LogCollector,
+    check_source,
+    connect,
+    one_slot_of_tensorflow,
+    parse_cluster,
+    part_size,
+    show_logs,
+    spans,
+)
 from scripts.convert.args import Config
 from scripts.convert.run import Converter, Summary
 
@@ -39,6 +48,7 @@ class ConvertWorker:
 
     def __init__(self, cfg: Config, options: WriterOptions, segments: str | None) -> None:
         self.logs = LogCollector()
+        one_slot_of_tensorflow()
         self.cfg, self.options = cfg, options
         self.segments = None if segments is None else Path(segments)
         whole = FrameSource(cfg.input)

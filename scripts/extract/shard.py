@@ -19,7 +19,16 @@ from lib.alignments import Alignments, load_alignments
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
 from lib.media import FrameSource
-from scripts.cluster import LogCollector, check_source, connect, parse_cluster, part_size, show_logs, spans
+from scripts.cluster import (
+    LogCollector,
+    check_source,
+    connect,
+    one_slot_of_tensorflow,
+    parse_cluster,
+    part_size,
+    show_logs,
+    spans,
+)
 from scripts.extract.args import Config, check
 from scripts.extract.run import Extractor, Summary
 
@@ -36,6 +45,8 @@ class ExtractWorker:
 
     def __init__(self, cfg: Config, source_name: str, parts_dir: str, known: list[str]) -> None:
         self.logs = LogCollector()
+        if cfg.detector == "mtcnn":  # the one detector on TensorFlow
+            one_slot_of_tensorflow()
         self.cfg, self.source_name, self.parts_dir, self.known = cfg, source_name, Path(parts_dir), set(known)
         self.problem: FaceswapError | None = None
         try:

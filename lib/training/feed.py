@@ -237,9 +237,15 @@ class Feed:
                 for key in self._sides for name in KEYS}
 
     def dataset(self) -> tf.data.Dataset:
-        """The batches as an endless tf.data.Dataset of dicts of float32 tensors with static shapes."""
+        """The batches as an endless tf.data.Dataset of dicts of float32 tensors with static shapes.
+
+        The feed's threads already work ahead: tf.data keeps two batches ready, without autotuning. Deleting an
+        iterator waits for the autotuning thread, which (TensorFlow 2.21) may sleep through the cancellation for up
+        to a minute: train ended up to a minute after its last step (measured: 0 to 17 s, then 0 s without it)."""
         dataset = tf.data.Dataset.from_generator(self.batches, output_signature=self.element_spec())
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return dataset.prefetch(2).with_options(options)
 
     def preview_faces(self, count: int) -> dict[str, np.ndarray]:
         """Fixed, unaugmented crops spread over each side: a, b float32 BGR [0, 1] (count, n, n, 3)."""

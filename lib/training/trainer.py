@@ -257,17 +257,28 @@ class Trainer(keras.Model):
     def metrics(self) -> list[Any]:
         return list(self.trackers.values())
 
-    def make_step_function(self, strategy: tf.distribute.Strategy, xla: bool = False) -> Any:
-        """A compiled step: batch (per-replica under a strategy) → this step's losses, averaged over
-        replicas; the running-mean trackers are updated too. xla: compile with XLA (jit_compile); 7-10x slower on
-        a CPU, so only for GPUs where bench/gpu.py shows it faster."""
+    def make_step_function(self, strategy: tf.distribute.Strategy, xla: bool = False, votes: bool = False) -> Any:
+        """A compiled step: batch (per-replica under a strategy) → this step's losses, averaged over replicas; the
+        running-mean trackers are updated too. xla: compile with XLA (jit_compile); 7-10x slower on a CPU, so only
+        for GPUs where bench/gpu.py shows it faster.
 
-        def step(batch: dict[str, Any]) -> dict[str, Any]:
-            per_replica = strategy.run(self.compute_step, args=(batch,))
-            found = {name: strategy.reduce("MEAN", value, axis=None) for name, value in per_replica.items()}
+        votes: the step takes (batch, votes) and returns (losses, votes summed over replicas). votes is float32
+        (k,), what each worker wants the others to know, such as its wish to stop after this step: it rides in the
+        one all-reduce that carries the losses, so every worker learns the same sums at no extra cost.
+        """
+        names = [*self.trackers, "total"]
+
+        def replica_step(batch: dict[str, Any], *extra: Any) -> Any:
+            found = self.compute_step(batch)
+            return tf.concat([tf.stack([tf.cast(found[name], tf.float32) for name in names]), *extra], 0)
+
+        def step(batch: dict[str, Any], *extra: Any) -> Any:
+            # One all-reduce of every loss (and the votes), not one per loss: each is a round trip between workers.
+            summed = strategy.reduce("SUM", strategy.run(replica_step, args=(batch, *extra)), axis=None)
+            found = dict(zip(names, tf.unstack(summed[:len(names)] / strategy.num_replicas_in_sync)))
             for name, tracker in self.trackers.items():
                 tracker.update_state(found[name])
-            return found
+            return (found, summed[len(names):]) if votes else found
 
         return tf.function(step, jit_compile=xla, reduce_retracing=True)
 

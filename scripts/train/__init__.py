@@ -1,5 +1,6 @@
 """`train`: two folders of faces -> an A<->B model in a model folder that saves safely and resumes.
-args: the command line and its Config; run: options resolved, the model built or resumed; loop: the steps."""
+args: the command line and its Config; run: this process trains (session: options resolved, the model built or
+resumed), or with --cluster local:N starts workers that do (launch); loop: the steps; summary: what a run did."""
 import os
 
 # TensorFlow turns its oneDNN kernels on by default only on AVX-512 CPUs; on an AVX2 CPU they train the original

@@ -9,6 +9,7 @@ from typing import Any
 from lib.errors import FaceswapError, check_range
 from lib.facefile import face_paths
 from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, format_loss, parse_loss
+from lib.training.multiworker import ENV, Cluster, read_cluster
 from lib.training.state import ModelConfig, State, TrainingConfig, read_state
 from plugins.train.model import REGISTRY, SUMMARIES
 from scripts.common import check_can_create
@@ -30,6 +31,7 @@ BOUNDS = {  # option -> (lowest, highest) allowed
     "seed": (0, 2**32 - 1), "size": (16, 1024), "eval_every": (1, 10**9), "eval_faces": (2, 10**5),
     "stop_after_plateau": (1, 10**6),
 }
+LOCAL_WORKERS = (2, 16)  # --cluster local:N
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +111,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="compile the training step with XLA (default: on a GPU, off on a CPU, where it is "
                               "7-10x slower; python -m bench.gpu measures both)")
     session.add_argument("--distributed", action="store_true", help="train on every GPU (MirroredStrategy)")
+    session.add_argument("--cluster", default=None, metavar="local:N",
+                         help="train with N worker processes on this machine (N 2-16), each on its share of the "
+                              "batch, their gradients summed every step (TensorFlow's "
+                              "MultiWorkerMirroredStrategy); worker 0 writes the model folder. For several "
+                              "machines set TF_CONFIG on each instead (see README)")
     session.add_argument("--workers", type=int, default=None,
                          help="threads preparing faces (default: every CPU core, 2 to 16)")
     session.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
@@ -154,8 +161,11 @@ class Config:
     eval_every: int = 500
     eval_faces: int = 24
     stop_after_plateau: int | None = None
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
+        if self.cluster is not None:
+            local_workers(self.cluster)
         for name, (low, high) in BOUNDS.items():
             check_range("--" + name.replace("_", "-"), getattr(self, name), low, high)
         if (self.holdout_a is None) != (self.holdout_b is None):
@@ -170,13 +180,42 @@ class Config:
                 raise FaceswapError(f"--loss: {err}") from None
 
 
+def local_workers(cluster: str) -> int:
+    """N of --cluster local:N; FaceswapError for anything else."""
+    kind, _, count = cluster.partition(":")
+    low, high = LOCAL_WORKERS
+    if kind != "local":
+        raise FaceswapError(f"--cluster {cluster}: train takes only local:N (N workers on this machine); for "
+                            f"several machines set {ENV} on each (see README)")
+    if not count.isdigit() or not low <= int(count) <= high:
+        raise FaceswapError(f"--cluster local:N needs N from {low} to {high} worker processes, not {count!r}")
+    return int(count)
+
+
+def check_workers(cfg: Config, cluster: Cluster | None, batch_size: int) -> None:
+    """The ways of training on several devices that cannot go together, and a batch the workers cannot share."""
+    if cluster is not None and cfg.cluster is not None:
+        raise FaceswapError(f"{ENV} is set, and --cluster {cfg.cluster} sets each worker's {ENV} itself: unset "
+                            f"{ENV} or leave --cluster out")
+    if cfg.distributed and (cluster is not None or cfg.cluster is not None):
+        raise FaceswapError(f"--distributed is for the GPUs of one process; with {ENV} or --cluster, train "
+                            "already uses every GPU of every worker: leave --distributed out")
+    workers = cluster.workers if cluster is not None else local_workers(cfg.cluster) if cfg.cluster else 1
+    if batch_size % workers:
+        raise FaceswapError(f"--batch-size {batch_size} must be a multiple of the {workers} workers: each trains "
+                            "on an equal share of the batch")
+
+
 def check(cfg: Config) -> tuple[State | None, dict[str, Any], TrainingConfig]:
     """What the command line and the folders it names show to be wrong, found before TensorFlow loads: a damaged
-    or foreign model folder, options that contradict a resumed model, missing or empty face folders. Returns the
-    model folder's state (None: a new model) and the resolved options (see resolve)."""
+    or foreign model folder, options that contradict a resumed model, missing or empty face folders, a TF_CONFIG
+    that does not describe a cluster. Returns the model folder's state (None: a new model) and the resolved
+    options (see resolve)."""
+    cluster = read_cluster()
     state = read_state(cfg.model_dir)
     values, training = resolve(cfg, state)
-    if state is None:
+    check_workers(cfg, cluster, training.batch_size)
+    if state is None and (cluster is None or cluster.is_chief):  # the other workers write nothing
         check_can_create(cfg.model_dir, "the model folder")
     if cfg.input_a.resolve() == cfg.input_b.resolve():
         raise FaceswapError(f"-A and -B are the same folder ({cfg.input_a}): give the faces of person A and of "
@@ -227,3 +266,24 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
     if training["clip_norm"] == 0:
         training["clip_norm"] = None  # 0 means no clipping
     return values, TrainingConfig(**training)
+
+
+def to_arguments(cfg: Config) -> list[str]:
+    """train's command-line arguments that give cfg (those at their defaults left out): a worker's command."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    words: list[str] = []
+    for action in parser._actions:  # argparse lists the options it was given only here
+        if not action.option_strings or not hasattr(cfg, action.dest):
+            continue
+        value = getattr(cfg, action.dest)
+        if value == action.default:
+            continue
+        flag = next(option for option in action.option_strings if option.startswith("--"))
+        if isinstance(action, argparse.BooleanOptionalAction):
+            words.append(flag if value else "--no-" + flag[2:])
+        elif action.nargs == 0:  # store_true
+            words.append(flag)
+        else:
+            words += [flag, str(value)]
+    return words

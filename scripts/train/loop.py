@@ -7,8 +7,6 @@ import os
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,14 +18,18 @@ from lib.training.checkpoint import keep_copy, save_checkpoint
 from lib.training.curves import Curves, heldout_numbers
 from lib.training.feed import Feed
 from lib.training.heldout import HeldOutCheck
+from lib.training.multiworker import Cluster, lost_worker_errors, lost_worker_reason
 from lib.training.preview import preview_grid
 from lib.training.state import BEST, ModelConfig, State, TrainingConfig
 from lib.training.tensorboard import TrainingLog
 from lib.training.trainer import Trainer
 from scripts.progress import progress as show_progress
 from scripts.train.args import Config
+from scripts.train.summary import Summary
 
 log = logging.getLogger("faceswap.train")
+# Why a worker of several wants training to end after this step, in the order of the votes each step sums.
+VOTES = ("signal", "minutes", "plateau")
 
 
 class StopFlag:
@@ -54,41 +56,26 @@ class StopFlag:
             signal.signal(other, handler)
 
 
-@dataclass
-class Summary:
-    """What a run of train did, for the closing block and for callers (the demo)."""
-
-    model_dir: Path
-    start: int
-    iteration: int = 0
-    seconds: float = 0.0
-    rate: float = 0.0  # EGs/s over the run's steps
-    losses: dict[str, float] = field(default_factory=dict)
-    stopped_by: str = "--iterations"
-    notes: list[str] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        done = self.iteration - self.start
-        losses = ", ".join(f"{name} {value:.4f}" for name, value in self.losses.items())
-        return [f"iterations: {done} this run ({self.stopped_by}), {self.iteration} in total; "
-                f"{self.seconds / 60:.1f} min at {self.rate:.1f} EGs/s",
-                f"last losses: {losses or '-'}",
-                f"saved at iteration {self.iteration}: {self.model_dir / f'ckpt-{self.iteration}'} (train again "
-                "with the same -m to go on)", *self.notes]
-
-
 class Loop:
     """Runs the compiled step on the feed's batches until --iterations more are done, --minutes have passed or
-    a signal asks to stop; saves every --save-every and at the end."""
+    a signal asks to stop; saves every --save-every and at the end.
+
+    With several workers (cluster), each step also sums every worker's votes to stop (VOTES): all of them stop
+    after the same step. Only the chief writes the model folder (saves, previews, logs, held-out checks); the
+    others wait for it in the next step's all-reduce."""
 
     PREVIEW_FACES = 8
     LOG_EVERY = 10  # iterations between TensorBoard points
     WARM_UP, WAIT_STEPS, WAIT_WARNING = 20, 100, 0.1  # how the wait for the data feed is measured, and told
 
     def __init__(self, cfg: Config, trainer: Trainer, config: ModelConfig, training: TrainingConfig, feed: Feed, *,
-                 step: Any, state: State | None, check: HeldOutCheck | None = None) -> None:
+                 step: Any, state: State | None, check: HeldOutCheck | None = None,
+                 cluster: Cluster | None = None) -> None:
+        """step: trainer.make_step_function's, with votes when there is a cluster."""
         self.cfg, self.trainer, self.config, self.training, self.feed, self.step = (
             cfg, trainer, config, training, feed, step)
+        self.cluster = cluster
+        self.chief = cluster is None or cluster.is_chief
         self.model_dir = cfg.model_dir
         self.state = state
         self.iteration = state.iteration if state else 0
@@ -102,6 +89,8 @@ class Loop:
         self.first_iteration = self.iteration
         self.waited = self.stepped = 0.0
         self.log: TrainingLog | None = None
+        self.sums: dict[str, float] = {}  # of each loss since the last TensorBoard point, over self.counted steps
+        self.counted = 0
         # The live models, as convert would load them from a save: the held-out check swaps through these.
         self.swapper = Swapper(trainer.encoder, trainer.decoder_a, trainer.decoder_b, config,
                                iteration=self.iteration, masker=trainer.masker)
@@ -109,27 +98,32 @@ class Loop:
     def run(self, batches: Any) -> Summary:
         """Train; returns what the run did (its last save is at summary.iteration)."""
         cfg = self.cfg
-        summary = Summary(self.model_dir, self.iteration)
+        summary = Summary(self.model_dir, self.iteration, saved=self.chief)
         first = self.iteration + 1
         end = None if cfg.iterations is None else self.iteration + cfg.iterations
         began_run = time.monotonic()
-        deadline = None if cfg.minutes is None else began_run + 60 * cfg.minutes
+        # The chief's clock and held-out scores decide for every worker.
+        deadline = None if cfg.minutes is None or not self.chief else began_run + 60 * cfg.minutes
         faces_per_step = 2 * self.training.batch_size
         times: deque[float] = deque(maxlen=20)
         smooth: dict[str, float] = {}
-        self.model_dir.mkdir(parents=True, exist_ok=True)
-        self.log = TrainingLog(self.model_dir / "logs")
+        if self.chief:
+            self.model_dir.mkdir(parents=True, exist_ok=True)
+            self.log = TrainingLog(self.model_dir / "logs")
         progress = show_progress(cfg.iterations, "train", "it", leave=False)
+        plateau = False
         try:
             with StopFlag() as stop:
-                while (end is None or self.iteration < end) and stop.signal is None:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        summary.stopped_by = "--minutes"
+                while end is None or self.iteration < end:
+                    late = deadline is not None and time.monotonic() >= deadline
+                    wish = np.array([stop.signal is not None, late, plateau], np.float32)
+                    if self.cluster is None and wish.any():  # alone: stop now, before another step
+                        summary.stopped_by = self._stopped_by(wish, stop.signal)
                         break
                     began = time.perf_counter()
                     batch = next(batches)
                     fed = time.perf_counter()
-                    losses = {name: float(value) for name, value in self.step(batch).items()}
+                    losses, votes = self._step(batch, wish)
                     times.append(time.perf_counter() - began)
                     self._count_waiting(fed - began, times[-1])
                     if not all(math.isfinite(v) for v in losses.values()):
@@ -139,22 +133,34 @@ class Loop:
                         log.info("first step took %.1f s (building the graph); training", times[0])
                     for name, value in losses.items():
                         smooth[name] = value if name not in smooth else 0.9 * smooth[name] + 0.1 * value
+                    for name in self.trainer.trackers:
+                        self.sums[name] = self.sums.get(name, 0.0) + losses[name]
+                    self.counted += 1
                     rate = faces_per_step * len(times) / sum(times)
                     progress.set_postfix_str(self._status(smooth, rate), refresh=False)
                     progress.update(1)
-                    if self._periodic(rate):
-                        summary.stopped_by = f"--stop-after-plateau: no better held-out score in " \
-                                             f"{cfg.stop_after_plateau} evaluations"
+                    plateau = self._periodic(rate) or plateau
+                    if plateau and self.cluster is None:
+                        summary.stopped_by = self._stopped_by(np.array([0, 0, 1]), None)
+                        break
+                    if votes.any():  # every worker sees the same sums: all stop after this step
+                        summary.stopped_by = self._stopped_by(votes, stop.signal)
                         break
                 if stop.signal is not None:
-                    summary.stopped_by = stop.signal
-                    log.info("%s: stopped after this step; saving (again to stop at once)", stop.signal)
-            self._save()
-            if cfg.preview_every:
-                self._write_preview()
+                    log.info("%s: stopped after this step; %s (again to stop at once)", stop.signal,
+                             "saving" if self.chief else "the chief saves")
+            if self.chief:
+                self._save()
+                if cfg.preview_every:
+                    self._write_preview()
+        except lost_worker_errors() as err:
+            if self.cluster is None:
+                raise
+            raise FaceswapError(self._lost_message(err)) from err
         finally:
             progress.close()
-            self.log.close()
+            if self.log is not None:
+                self.log.close()
         if self.check is not None and self.eval_seconds:
             summary.notes.append(f"held-out evaluations took {self.eval_seconds / 60:.1f} min; the best score "
                                  f"{self.best:.3f} is in {self.model_dir / BEST}")
@@ -164,6 +170,30 @@ class Loop:
         for line in summary.lines():
             log.info(line)
         return summary
+
+    def _step(self, batch: Any, wish: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        """One training step: its losses and, with several workers, the sum of everyone's wishes to stop (VOTES)
+        after it (alone: none, the loop stops before the step)."""
+        if self.cluster is None:
+            return {name: float(value) for name, value in self.step(batch).items()}, np.zeros(len(VOTES))
+        found, votes = self.step(batch, wish)
+        return {name: float(value) for name, value in found.items()}, votes.numpy()
+
+    def _stopped_by(self, votes: np.ndarray, signal_name: str | None) -> str:
+        """Why training stopped, for the summary: the reasons of every worker's votes."""
+        reasons = {"signal": signal_name or "a signal to another worker", "minutes": "--minutes",
+                   "plateau": f"--stop-after-plateau: no better held-out score in {self.cfg.stop_after_plateau} "
+                              "evaluations"}
+        return ", ".join(reasons[name] for name, vote in zip(VOTES, votes) if vote > 0)
+
+    def _lost_message(self, err: Exception) -> str:
+        """A one-line error for a worker that is gone, and where the run can resume from."""
+        reason = lost_worker_reason(err)
+        if not self.chief:
+            last = "the chief keeps its last save"
+        else:
+            last = f"the last save is {self.state.checkpoint}" if self.state else "nothing was saved yet"
+        return f"worker lost ({reason}): {last}; train again with the same -m to resume"
 
     def _count_waiting(self, waited: float, step: float) -> None:
         """Say once when the model waits for the data feed more than WAIT_WARNING of its time (after warming up:
@@ -196,11 +226,17 @@ class Loop:
                 f"saving these weights; {kept}. Resume with a lower --learning-rate or --clip-norm")
 
     def _periodic(self, rate: float) -> bool:
-        """Logs, saves, previews and held-out evaluations due at this iteration; True to stop (a plateau)."""
+        """Logs, saves, previews and held-out evaluations due at this iteration (the chief's, which writes); True
+        to stop (a plateau)."""
+        if not self.chief:
+            return False
         cfg, it = self.cfg, self.iteration
         assert self.log is not None
         if it % self.LOG_EVERY == 0:
-            losses = self.trainer.read_metrics()
+            # The means since the last point, of the losses each step brought back. Not the trainer's Keras
+            # trackers: with several workers, reading those is an all-reduce that the other workers do not join.
+            losses = {name: total / self.counted for name, total in self.sums.items()}
+            self.sums, self.counted = {}, 0
             self.log.scalars(it, {**losses, "egs_per_second": rate})
             self.curves.add_losses(it, losses)
         if it % cfg.save_every == 0:

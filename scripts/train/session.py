@@ -1,0 +1,212 @@
+"""One training process: the model's options resolved (new folder, or resume), the faces loaded, the trainer
+built or restored under a distribution strategy (one device, a machine's GPUs, or one worker of several with
+TF_CONFIG), and scripts/train/loop.py run."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from lib.errors import FaceswapError
+from lib.evaluation.measure import FaceMeasurer
+from lib.model.loss_spec import parse_loss
+from lib.model.parts import ModelOptions
+from lib.swap import SwapOptions
+from lib.training.checkpoint import load_trainer_state
+from lib.training.faces import FaceSet, load_faces, shared_faces
+from lib.training.feed import Feed, FeedOptions, default_workers
+from lib.training.heldout import HeldOutCheck
+from lib.training.multiworker import (
+    Cluster,
+    check_same_as_chief,
+    lost_worker_errors,
+    lost_worker_reason,
+    make_multiworker_strategy,
+    pipeline_seed,
+    read_cluster,
+)
+from lib.training.state import ModelConfig, State, TrainingConfig
+from lib.training.trainer import (
+    LossOptions,
+    Trainer,
+    cpu_has_bf16,
+    default_xla,
+    make_strategy,
+    precision_policy,
+)
+from plugins.convert import load_face_swapper
+from plugins.extract.align import AlignOptions
+from plugins.extract.align.dlib68 import Dlib68Aligner
+from plugins.registry import load_plugin
+from plugins.train.model import REGISTRY
+from scripts.train.args import Config, check, option_name
+from scripts.train.launch import follow_parent
+from scripts.train.loop import Loop
+from scripts.train.summary import Summary
+
+log = logging.getLogger("faceswap.train")
+
+
+def _check_two_people(faces_a: FaceSet, faces_b: FaceSet, cfg: Config) -> None:
+    """Refuse the same faces given as both people; warn when some faces are in both folders."""
+    shared = shared_faces(faces_a, faces_b.images)
+    if shared * 2 >= len(faces_b):
+        raise FaceswapError(f"-A and -B hold the same faces ({shared} of the {len(faces_b)} faces in "
+                            f"{cfg.input_b} are also in {cfg.input_a}): give each person's own faces")
+    if shared:
+        log.warning("%d faces are in both %s and %s: each face should be of one person only", shared, cfg.input_a,
+                    cfg.input_b)
+
+
+def train(cfg: Config) -> Summary:
+    """Train for --iterations more, --minutes, or until Ctrl-C / SIGTERM, saving on the way and at the end;
+    returns what the run did. With TF_CONFIG set, this process is one worker of several."""
+    state, values, training = check(cfg)
+    cluster = read_cluster()
+    if cluster is not None:
+        follow_parent()  # started by --cluster local:N: end with it
+        if not cluster.is_chief:
+            _prefix_log_lines(cluster.name)
+    # MultiWorkerMirroredStrategy first: TensorFlow must start the worker's server before any other work.
+    strategy = _make_strategy(cfg, cluster)
+    stored = asdict(state.training) if state is not None else {}
+    for name, value in asdict(training).items():
+        if name in stored and value != stored[name]:
+            log.info("%s: %s (was %s)", option_name(name), value, stored[name])
+    faces_a = load_faces(cfg.input_a)
+    faces_b = load_faces(cfg.input_b)
+    _check_two_people(faces_a, faces_b, cfg)
+    if cfg.seed is not None:
+        keras.utils.set_random_seed(cfg.seed)
+    policy = precision_policy(cfg.mixed_precision)
+    if policy == "mixed_bfloat16" and not cpu_has_bf16():
+        log.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): --mixed-precision emulates it "
+                    "and trains many times slower here; leave it out")
+    keras.mixed_precision.set_global_policy(policy)
+    replicas = strategy.num_replicas_in_sync
+    if training.batch_size % replicas:
+        raise FaceswapError(f"--batch-size {training.batch_size} must be a multiple of the {replicas} devices "
+                            f"of {'the workers' if cluster else '--distributed'}")
+    trainer, config = _build(cfg, values, training, state, strategy)
+    start = state.iteration if state else 0
+    if cluster is not None:
+        try:
+            check_same_as_chief(strategy, cluster, start, values, asdict(training), cfg.iterations)
+        except lost_worker_errors() as err:
+            raise FaceswapError(f"worker lost before training began ({lost_worker_reason(err)}): start every "
+                                "worker again") from err
+    if cluster is None:
+        feed = _feed(cfg, config, training, (faces_a, faces_b), batch_size=training.batch_size, pipeline=0)
+        dataset = feed.dataset()
+        batches = iter(strategy.experimental_distribute_dataset(dataset) if replicas > 1 else dataset)
+    else:
+        feed = _feed(cfg, config, training, (faces_a, faces_b), batch_size=training.batch_size // replicas,
+                     pipeline=cluster.rank)
+        batches = _worker_batches(strategy, feed)
+    where = (f", {cluster.workers} workers ({replicas} devices)" if cluster
+             else f", {replicas} devices" if replicas > 1 else "")
+    log.info("training %s (%d px, coverage %g%s%s%s) on %d A and %d B faces, batch %d, %s%s: %s, %s",
+             config.model, config.size, config.coverage, ", mask" if config.learn_mask else "",
+             f", occluders on {training.occlusion_aug:.0%} of faces" if training.occlusion_aug else "",
+             ", GAN" if config.gan else "", len(faces_a), len(faces_b), training.batch_size, policy, where,
+             cfg.model_dir, f"resuming at iteration {start}" if state else "new model")
+    chief = cluster is None or cluster.is_chief
+    heldout = _heldout_check(cfg, faces_a, faces_b) if chief else None  # the chief scores, the others wait
+    xla = default_xla() if cfg.xla is None else cfg.xla
+    if xla:
+        log.info("compiling the training step with XLA (--no-xla to turn it off)")
+    step = trainer.make_step_function(strategy, xla, votes=cluster is not None)
+    loop = Loop(cfg, trainer, config, training, feed, step=step, state=state, check=heldout, cluster=cluster)
+    return loop.run(batches)
+
+
+def _worker_batches(strategy: tf.distribute.Strategy, feed: Feed) -> Iterator[Any]:
+    """A worker's batches: each of its replicas takes the next batch of the worker's own feed (seeded apart from
+    the other workers'), so every worker makes only its share of the global batch.
+
+    Not tf.data's distribute_datasets_from_function: deleting the MultiDeviceIterator behind it waits for the
+    autotuning thread of its per-device pipelines, which (TensorFlow 2.21) ignores the cancellation and may sleep
+    for up to a minute, so every run's worker ended up to a minute after its last step."""
+    made = feed.batches()
+
+    def replica_batch(_context: tf.distribute.ValueContext) -> dict[str, tf.Tensor]:
+        return {name: tf.convert_to_tensor(value) for name, value in next(made).items()}
+
+    while True:
+        yield strategy.experimental_distribute_values_from_function(replica_batch)
+
+
+def _feed(cfg: Config, config: ModelConfig, training: TrainingConfig, faces: tuple[FaceSet, FaceSet], *,
+          batch_size: int, pipeline: int) -> Feed:
+    """The data feed of input pipeline number pipeline (one per worker), batch_size faces per side."""
+    return Feed(*faces, FeedOptions(
+        size=config.size, coverage=config.coverage, batch_size=batch_size, warp=training.warp,
+        color_match=training.color_match, motion_blur=training.motion_blur, mask_input=config.mask_input,
+        occlusion=training.occlusion_aug, eye_multiplier=config.eye_multiplier,
+        mouth_multiplier=config.mouth_multiplier, workers=cfg.workers or default_workers(),
+        seed=pipeline_seed(cfg.seed, pipeline)))
+
+
+def _make_strategy(cfg: Config, cluster: Cluster | None) -> tf.distribute.Strategy:
+    """The worker's MultiWorkerMirroredStrategy with TF_CONFIG, MirroredStrategy with --distributed, else the
+    default (one device)."""
+    if cluster is not None:
+        log.info("%s of %d workers (%s): waiting for the others at %s",
+                 f"{cluster.name}, the chief" if cluster.is_chief else "one", cluster.workers,
+                 "it writes the model folder" if cluster.is_chief else "it writes nothing",
+                 ", ".join(address for addresses in cluster.jobs.values() for address in addresses))
+        return make_multiworker_strategy(cluster)
+    try:
+        return make_strategy(cfg.distributed)
+    except FaceswapError as err:
+        raise FaceswapError(f"--distributed: {err}") from None
+
+
+def _prefix_log_lines(name: str) -> None:
+    """Start each of this process's log lines with its worker's name (a worker other than the chief)."""
+
+    def prefix(record: logging.LogRecord) -> bool:
+        record.msg = f"{name}: {record.msg}"
+        return True
+
+    for handler in logging.getLogger("faceswap").handlers:
+        handler.addFilter(prefix)
+
+
+def _heldout_check(cfg: Config, faces_a: FaceSet, faces_b: FaceSet) -> HeldOutCheck | None:
+    """--holdout-A/-B: the held-out faces, measured once, refused when training also sees them."""
+    if cfg.holdout_a is None or cfg.holdout_b is None:
+        return None
+    check = HeldOutCheck(cfg.holdout_a, cfg.holdout_b, cfg.eval_faces, FaceMeasurer(Dlib68Aligner(AlignOptions())),
+                         lambda model: load_face_swapper(model, SwapOptions()))
+    for side, flag, trained, folder in (("A", "--holdout-A", faces_a, cfg.input_a),
+                                        ("B", "--holdout-B", faces_b, cfg.input_b)):
+        shared = shared_faces(trained, check.faces[side].images)
+        if shared:
+            raise FaceswapError(f"{flag}: {shared} of its faces are also in {folder}: held-out faces must be "
+                                "faces the model never trains on")
+    log.info("held-out faces: %d of A, %d of B, scored every %d iterations", len(check.faces["A"]),
+             len(check.faces["B"]), cfg.eval_every)
+    return check
+
+
+def _build(cfg: Config, values: dict[str, Any], training: TrainingConfig, state: State | None,
+           strategy: tf.distribute.Strategy) -> tuple[Trainer, ModelConfig]:
+    """The trainer of a new model, or of the saved one with its weights and optimiser state."""
+    plugin = load_plugin(REGISTRY, "model", values["model"])(ModelOptions(values["size"], values["learn_mask"]))
+    config = ModelConfig(**{**values, "size": plugin.size})
+    loss_options = LossOptions(parse_loss(config.loss), config.background_weight, config.gan_loss,
+                               config.gan_weight)
+    with strategy.scope():
+        trainer = Trainer(plugin.build(), loss_options, learning_rate=training.learning_rate,
+                          clip_norm=training.clip_norm, gan=config.gan, mask_model=config.mask_model)
+        # Optimiser slots are made here, not lazily inside the first (maybe distributed) step.
+        trainer.build_optimizers()
+        if state is not None:
+            load_trainer_state(cfg.model_dir, state, trainer)
+            trainer.set_learning_rate(training.learning_rate)
+    return trainer, config

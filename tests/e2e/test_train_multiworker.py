@@ -1,0 +1,105 @@
+"""`train --cluster local:2` end to end on real faces: two worker processes of one TensorFlow cluster on 127.0.0.1
+train in step, only the chief writes the model folder, one process alone resumes what they saved, two resume that
+and stop together on Ctrl-C.
+(tests/training/test_multiworker.py has the fast checks of TF_CONFIG, --cluster and the launcher.)"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, assert_quiet, run_cli
+from tests.model import extracted_faces
+
+pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
+SMALL = ("--model", "lightweight", "--batch-size", "2", "--seed", "1")
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return extracted_faces(tmp_path_factory, "A"), extracted_faces(tmp_path_factory, "B")
+
+
+def _state(model_dir: Path) -> dict:
+    return json.loads((model_dir / "state.json").read_text())
+
+
+def test_two_workers_train_in_step_one_resumes_two_stop_together(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    model, temp = tmp_path / "model", tmp_path / "temp"
+    temp.mkdir()
+    command = [sys.executable, str(ROOT / "faceswap.py"), "train", "-A", str(faces[0]), "-B", str(faces[1]), "-m",
+               str(model), *SMALL, "--iterations", "3", "--save-every", "2", "--preview-every", "100",
+               "--cluster", "local:2"]
+    # TMPDIR: where the second worker's log goes while it runs (removed after a run that went well).
+    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                           env={**os.environ, "TMPDIR": str(temp)}, check=False)
+    assert first.returncode == 0, first.stderr
+    assert_quiet(first.stderr)
+    lines = first.stderr.splitlines()
+    # One cluster on this machine only: every worker's address is on 127.0.0.1.
+    addresses = re.findall(r"waiting for the others at (.*)$", first.stderr, re.MULTILINE)
+    assert len(addresses) == 2 and all(re.fullmatch(r"127\.0\.0\.1:\d+", address)
+                                       for address in addresses[0].split(", ")), addresses
+    # Both stopped after the same step with the same losses (the all-reduced ones), each in its own summary.
+    def summary(prefix: str) -> tuple[list[str], list[str]]:
+        mine = [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
+        ends = [line.split(";")[0] for line in mine if line.startswith("iterations:")]
+        losses = [line for line in mine if line.startswith("last losses: loss_a ")]
+        return ends, losses
+
+    chief, worker = summary(""), summary("worker 1: ")
+    assert chief == worker and chief[0] == ["iterations: 3 this run (--iterations), 3 in total"], (chief, worker)
+    assert len(chief[1]) == 1
+    assert "saved at iteration 3" in first.stderr and not any(
+        line.startswith("worker 1: saved") for line in lines)
+
+    state = _state(model)
+    assert state["iteration"] == 3 and state["checkpoint"] == "ckpt-3"
+    # Only the chief's files, at any depth: the two checkpoints it kept, one TensorBoard writer, its curves and
+    # preview; and the second worker's log folder is gone.
+    events = [path.name for path in (model / "logs").iterdir()]
+    expected = {"state.json", "curves.json", "curves.png", "preview.png", *(f"logs/{name}" for name in events),
+                *(f"ckpt-{it}/{name}" for it in (2, 3) for name in state["files"])}
+    assert len(events) == 1 and {str(path.relative_to(model)) for path in model.rglob("*") if path.is_file()} \
+        == expected
+    assert list(temp.iterdir()) == []
+
+    second = run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--iterations", "2", "--preview-every",
+                     "0")
+    assert second.returncode == 0, second.stderr
+    assert "resuming at iteration 3" in second.stderr and "saved at iteration 5" in second.stderr
+    assert "iterations: 2 this run (--iterations), 5 in total" in second.stderr
+    resumed = _state(model)
+    assert resumed["iteration"] == 5 and resumed["config"] == state["config"]
+    assert resumed["training"]["batch_size"] == 2
+
+    # Two workers again, resuming what one saved; Ctrl-C reaches both through their launcher: they stop after the
+    # same step and the chief saves it.
+    process = subprocess.Popen([*command[:command.index("--iterations")], "--iterations", "100000", "--save-every",
+                                "100000", "--preview-every", "0", "--cluster", "local:2"], cwd=ROOT, text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    third = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            third.append(line.rstrip("\n"))
+            if line.startswith("first step took"):
+                process.send_signal(signal.SIGINT)
+                break
+        third.extend(line.rstrip("\n") for line in process.stderr)
+        assert process.wait(timeout=120) == 0, "\n".join(third)
+    finally:
+        process.kill()
+        process.wait()
+    assert "resuming at iteration 5" in "\n".join(third)
+    ends = [re.search(r"iterations: (\d+) this run \(SIGINT\), (\d+) in total", line) for line in third]
+    found = [(line.startswith("worker 1: "), match.groups()) for line, match in zip(third, ends) if match]
+    assert len(found) == 2 and found[0][1] == found[1][1] and {chief for chief, _ in found} == {False, True}, third
+    done, total = map(int, found[0][1])
+    assert done >= 1 and total == 5 + done == _state(model)["iteration"]

@@ -74,15 +74,16 @@ class Sockets:
             self.lines.update(line for line in listing.splitlines() if any(f"pid={p}," in line for p in family))
             self._stop.wait(0.3)
 
-    def stop(self) -> dict[str, int]:
+    def stop(self) -> dict[str, Any]:
         """How many sockets were seen, and how many had an address other than 127.0.0.1 at either end."""
         self._stop.set()
         self._thread.join()
-        outside = 0
+        outside = []
         for line in self.lines:
             state, _, _, local, peer = line.split()[:5]
-            outside += not local.startswith(LOOPBACK) or not (peer.startswith(LOOPBACK) or state == "LISTEN")
-        return {"sockets": len(self.lines), "not_loopback": outside}
+            if not local.startswith(LOOPBACK) or not (peer.startswith(LOOPBACK) or state == "LISTEN"):
+                outside.append(line)
+        return {"sockets": len(self.lines), "not_loopback": len(outside), "not_loopback_lines": outside}
 
 
 def timed_run(args: list[str | Path], log: Path) -> dict[str, Any]:

@@ -92,6 +92,13 @@ def _import_ray() -> Any:
     return ray
 
 
+class NoProgress:
+    """A worker's progress: shown by the driver's bar, part by part."""
+
+    def update(self, count: int) -> None:
+        """Nothing to draw in a worker."""
+
+
 @dataclass
 class Cluster:
     """A connected Ray cluster: slots is how many actors the work gets, gpus the GPUs each actor asks for."""
@@ -171,6 +178,7 @@ def connect(spec: ClusterSpec, gpu_work: bool) -> Iterator[Cluster]:
         # Ray then binds and registers every node service on the loopback address only: nothing leaves the
         # machine. Read when ray is imported.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray reports usage to its makers unless told not to
     ray = _import_ray()
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False,
                                # workers import lib/, plugins/ and scripts/ from this checkout

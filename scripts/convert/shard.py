@@ -24,6 +24,7 @@ from plugins.convert.writer import WriterOptions
 from plugins.registry import load_plugin
 from scripts.cluster import (
     LogCollector,
+    NoProgress,
     check_source,
     connect,
     one_slot_of_tensorflow,
@@ -36,11 +37,6 @@ from scripts.convert.args import Config
 from scripts.convert.run import Converter, Summary
 
 log = logging.getLogger("faceswap.convert")
-
-
-class _Silent:
-    def update(self, count: int) -> None:
-        """A worker's progress shows in the driver's bar, part by part."""
 
 
 class ConvertWorker:
@@ -74,7 +70,7 @@ class ConvertWorker:
             options = replace(options, output=segment, audio=None)
         writer = load_plugin(WRITERS, "writer", self.cfg.writer_kind)(options)
         summary = Summary()
-        self.converter.convert(source, writer, summary, _Silent(), keep=span)
+        self.converter.convert(source, writer, summary, NoProgress(), keep=span)
         return {"span": list(span), "summary": {**asdict(summary), "passed": dict(summary.passed),
                                                  "skipped": dict(summary.skipped)},
                 "notes": writer.notes, "logs": self.logs.take()}

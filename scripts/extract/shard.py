@@ -21,6 +21,7 @@ from lib.fileio import write_json_atomic
 from lib.media import FrameSource
 from scripts.cluster import (
     LogCollector,
+    NoProgress,
     check_source,
     connect,
     one_slot_of_tensorflow,
@@ -33,11 +34,6 @@ from scripts.extract.args import Config, check
 from scripts.extract.run import Extractor, Summary
 
 log = logging.getLogger("faceswap.extract")
-
-
-class _Silent:
-    def update(self, count: int) -> None:
-        """A worker's progress shows in the driver's bar, part by part."""
 
 
 class ExtractWorker:
@@ -61,7 +57,7 @@ class ExtractWorker:
         source = FrameSource(self.cfg.input, self.cfg.every_n, span)
         alignments = Alignments(self.source_name, source.kind)
         summary = Summary()
-        self.extractor.extract(source, alignments, summary, _Silent(), self.known)
+        self.extractor.extract(source, alignments, summary, NoProgress(), self.known)
         result = {"span": list(span), "frames": source.total, "summary": _to_json(summary),
                   "logs": self.logs.take()}
         write_json_atomic(_part(self.parts_dir, span, "summary"), result)

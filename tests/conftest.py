@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scripts.console import NATIVE_LOG
 from scripts.derive_template import GROUND_TRUTH, Annotated, read_ground_truth
 
@@ -49,3 +51,15 @@ def assert_quiet(stderr: str) -> None:
 def landmark_truth() -> dict[str, Annotated]:
     """dlib's hand-checked example photos: 4 photos, 18 faces, each a box and 68 landmarks in frame pixels."""
     return read_ground_truth(DATA / GROUND_TRUTH)
+
+
+# The longest files first: pytest-xdist hands out whole files (--dist loadfile) in collection order, so starting
+# the long ones first keeps both test workers busy to the end instead of one finishing a long file alone.
+LONGEST_FIRST = ("tests/e2e/test_demo.py", "tests/e2e/test_cluster.py", "tests/e2e/test_train.py",
+                 "tests/e2e/test_occlusion.py", "tests/model/test_models.py", "tests/e2e/test_bench_gpu.py",
+                 "tests/e2e/test_convert.py", "tests/e2e/test_train_multiworker.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest as found

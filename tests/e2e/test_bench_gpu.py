@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
 
 
 def test_gpu_benchmark_runs_its_cpu_plan(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "bench.gpu", "--minutes", "0.5", "--json", str(tmp_path / "r.json")]
+    command = [sys.executable, "-m", "bench.gpu", "--minutes", "0.25", "--json", str(tmp_path / "r.json")]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_quiet(result.stderr)

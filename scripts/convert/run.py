@@ -162,7 +162,7 @@ def run(cfg: Config) -> Summary:
                 notes = convert_on_cluster(cfg, source, options, summary, progress)
             else:
                 converter = Converter(cfg, source)
-                _log_settings(cfg, converter.model, converter.sigma(source))
+                log.info("%s", settings_line(cfg, converter.model, converter.sigma(source)))
                 writer = load_plugin(WRITERS, "writer", cfg.writer_kind)(
                     _writer_options(cfg, video_info, converter.dropping))
                 converter.convert(source, writer, summary, progress)
@@ -186,10 +186,12 @@ def _dropping(cfg: Config) -> bool:
     return bool(cfg.frame_ranges) and not cfg.keep_unchanged
 
 
-def _log_settings(cfg: Config, model: Swapper, sigma: float) -> None:
-    log.info("model %s (%d px, coverage %.2f), %s, mask %s, colour %s, blend %s%s", model.model_name,
-             model.input_size, model.coverage, "B to A" if cfg.swap_model else "A to B", cfg.swap.mask_for(model),
-             cfg.swap.color, cfg.swap.blend, f", smoothing {sigma:g} frames" if sigma else "")
+def settings_line(cfg: Config, model: Swapper, sigma: float) -> str:
+    """The model and swap settings a run uses, as one line for the log."""
+    direction = "B to A" if cfg.swap_model else "A to B"
+    smoothing = f", smoothing {sigma:g} frames" if sigma else ""
+    return (f"model {model.model_name} ({model.input_size} px, coverage {model.coverage:.2f}), {direction}, "
+            f"mask {cfg.swap.mask_for(model)}, colour {cfg.swap.color}, blend {cfg.swap.blend}{smoothing}")
 
 
 def _swap_group(group: list[WorkFrame], swapper: FaceSwapper, people: IdentityFilter | None,

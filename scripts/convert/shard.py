@@ -34,7 +34,7 @@ from scripts.cluster import (
     spans,
 )
 from scripts.convert.args import Config
-from scripts.convert.run import Converter, Summary
+from scripts.convert.run import Converter, Summary, settings_line
 
 log = logging.getLogger("faceswap.convert")
 
@@ -55,7 +55,9 @@ class ConvertWorker:
         except FaceswapError as err:  # told by the first part (an actor that fails to start would be retried)
             self.problem = err
             return
-        self.context = LandmarkSmoother(self.converter.sigma(whole)).radius + 1
+        sigma = self.converter.sigma(whole)
+        self.context = LandmarkSmoother(sigma).radius + 1
+        self.settings = settings_line(cfg, self.converter.model, sigma)
 
     def convert(self, span: tuple[int, int]) -> dict[str, Any]:
         """Convert the frames of span (reading context frames around it); returns its summary as plain data."""
@@ -73,7 +75,7 @@ class ConvertWorker:
         self.converter.convert(source, writer, summary, NoProgress(), keep=span)
         return {"span": list(span), "summary": {**asdict(summary), "passed": dict(summary.passed),
                                                  "skipped": dict(summary.skipped)},
-                "notes": writer.notes, "logs": self.logs.take()}
+                "notes": writer.notes, "logs": self.logs.take(), "settings": self.settings}
 
 
 def _add(summary: Summary, part: dict[str, Any]) -> None:
@@ -101,8 +103,10 @@ def convert_on_cluster(cfg: Config, source: FrameSource, options: WriterOptions,
             parts = spans(source.total, part_size(source.total, cluster.slots))
             actors = cluster.actors(ConvertWorker, len(parts), cfg, options,
                                     None if segments is None else str(segments))
-            results = []
+            results: list[dict[str, Any]] = []
             for result in cluster.run(actors, "convert", parts):
+                if not results:  # the line one process logs before it starts
+                    log.info("%s", result["settings"])
                 show_logs(result["logs"])
                 progress.update(result["span"][1] - result["span"][0])
                 results.append(result)

@@ -3,6 +3,7 @@ alignments file saved at the end (also when the run is interrupted)."""
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -147,11 +148,12 @@ def run(cfg: Config) -> Summary:
         alignments.frames.update(_known_frames(cfg, alignments_path, source.source_name))
     summary = Summary()
     progress = show_progress(source.total, "extract", "frame")
+    parts_folder = None
     try:
         if cfg.cluster is not None:
             from scripts.extract.shard import extract_on_cluster  # loads Ray only with --cluster
 
-            extract_on_cluster(cfg, source, alignments, summary, progress)
+            parts_folder = extract_on_cluster(cfg, source, alignments, summary, progress)
         else:
             Extractor(cfg).extract(source, alignments, summary, progress,
                                    set(alignments.frames) if cfg.skip_existing else ())
@@ -159,6 +161,8 @@ def run(cfg: Config) -> Summary:
         progress.close()
         if alignments.frames:
             _save(alignments, alignments_path)
+    if parts_folder is not None:  # merged and saved: the cluster's parts go
+        shutil.rmtree(parts_folder)
     if summary.problem:
         log.warning("the video ended badly (%s): the frames before that point were extracted", summary.problem)
     if summary.frames_read == 0 and not summary.frames_skipped_existing:

@@ -96,8 +96,9 @@ def _plan(folder: Path, total: int, slots: int) -> int:
 
 
 def extract_on_cluster(cfg: Config, source: FrameSource, alignments: Alignments, summary: Summary,
-                       progress: Any) -> None:
-    """Fill alignments and summary as run() does in one process, the parts done by the cluster's actors."""
+                       progress: Any) -> Path:
+    """Fill alignments and summary as run() does in one process, the parts done by the cluster's actors; returns
+    the parts folder, for the caller to remove once it has saved the alignments."""
     spec = parse_cluster(cfg.cluster)
     assert spec is not None
     check_source(source)
@@ -117,9 +118,7 @@ def extract_on_cluster(cfg: Config, source: FrameSource, alignments: Alignments,
             show_logs(result["logs"])
             progress.update(result["frames"])
     _merge(folder, parts, source, alignments, summary)
-    alignments_path.parent.mkdir(parents=True, exist_ok=True)
-    alignments.save(alignments_path)
-    shutil.rmtree(folder)
+    return folder
 
 
 def _merge(folder: Path, parts: list[tuple[int, int]], source: FrameSource, alignments: Alignments,

@@ -1,29 +1,23 @@
-"""extract and convert --cluster on a local two-worker Ray cluster give what one process gives, and talk only to
-127.0.0.1. The clip is real (peer/test.mp4, 91 frames); the parts are 16 frames, so each run has six."""
+"""extract --cluster on a local two-worker Ray cluster gives what one process gives and talks only to 127.0.0.1
+(convert: test_cluster_convert.py); the parts, the options and their errors. The clip is real (peer/test.mp4,
+91 frames); the parts are 16 frames, so each run has six."""
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.cluster import Sockets
-from lib.image import read_image
 from lib.media import FrameSource
-from lib.video import VideoReader, find_ffmpeg, probe_video, video_comment
+from lib.video import find_ffmpeg
 from scripts.cluster import ALIGN, part_size, spans
-from tests.conftest import DATA, ROOT, assert_one_line_error, assert_quiet, run_cli
+from tests.conftest import PEER_VIDEO, assert_one_line_error, assert_quiet, peer_model, run_cli
+from tests.e2e.watched import assert_loopback_only, run_watched
 
-VIDEO = DATA / "peer" / "test.mp4"  # 91 frames, 426x240, 5 fps: one man, a face in every frame
-FACES_B = DATA / "video" / "B_biden_kenburns.mp4"
-TRAIN = ("--model", "lightweight", "--learn-mask", "--iterations", "4", "--batch-size", "4",
-         "--preview-every", "0")
+VIDEO = PEER_VIDEO  # 91 frames, 426x240, 5 fps: one man, a face in every frame
 
 
 # --- without a cluster -----------------------------------------------------------------------------------------
@@ -81,40 +75,7 @@ def test_without_ray_the_cluster_says_how_to_install_it(monkeypatch: pytest.Monk
         _import_ray()
 
 
-# --- on a local cluster -----------------------------------------------------------------------------------------
-
-@dataclass
-class Watched:
-    returncode: int
-    stderr: str
-    sockets: list[str]  # every TCP socket line `ss -tnpa` showed for the run's processes
-    outside: list[str]  # those with an address that is not 127.0.0.1
-
-
-def run_watched(*args: str | Path, interrupt_when: Path | None = None) -> Watched:
-    """Run the CLI, listing the TCP sockets of it and every process it starts (Ray's) every 0.3 s; with
-    interrupt_when, Ctrl-C it once that file exists."""
-    with tempfile.TemporaryFile("w+") as stderr:
-        process = subprocess.Popen([sys.executable, str(ROOT / "faceswap.py"), *map(str, args)], cwd=ROOT,
-                                   stderr=stderr, stdout=subprocess.DEVNULL, text=True)
-        sockets = Sockets(process.pid)
-        while interrupt_when is not None and process.poll() is None:
-            if interrupt_when.exists():
-                process.send_signal(signal.SIGINT)
-                break
-            time.sleep(0.1)
-        process.wait()
-        seen = sockets.stop()
-        stderr.seek(0)
-        return Watched(process.returncode, stderr.read(), sorted(sockets.lines), seen["not_loopback_lines"])
-
-
-def assert_loopback_only(run: Watched) -> None:
-    """Ray's services were seen, and every socket of theirs had 127.0.0.1 at both ends (listening ones: their
-    own address)."""
-    assert any("gcs_server" in line for line in run.sockets), run.sockets[:5]
-    assert run.outside == []
-
+# --- on a local cluster (convert: test_cluster_convert.py, so that the two run on different test workers) ---
 
 @dataclass(frozen=True)
 class Single:
@@ -128,12 +89,9 @@ class Single:
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Single:
-    work = tmp_path_factory.mktemp("cluster")
-    run_cli("extract", "-i", VIDEO, "-o", work / "faces", "-p", work / "one.json", "-D", "dlib-hog", check=True)
-    run_cli("extract", "-i", FACES_B, "-o", work / "faces_b", "-p", work / "b.json", "-D", "dlib-hog", check=True)
-    run_cli("train", "-A", work / "faces", "-B", work / "faces_b", "-m", work / "model", *TRAIN, check=True)
-    faces = {path.name: path.read_bytes() for path in sorted((work / "faces").glob("*.png"))}
-    return Single(work, (work / "one.json").read_bytes(), faces, work / "model")
+    peer = peer_model(tmp_path_factory)  # one process's extract of the clip, and a model trained on it
+    faces = {path.name: path.read_bytes() for path in sorted((peer / "faces").glob("*.png"))}
+    return Single(peer, (peer / "alignments.json").read_bytes(), faces, peer / "model")
 
 
 @pytest.mark.slow
@@ -159,52 +117,3 @@ def test_extract_on_two_workers_resumes_and_matches_one_process(single: Single, 
     faces = {path.name: path.read_bytes() for path in sorted((tmp_path / "faces").glob("*.png"))}
     assert faces == single.faces
     assert not parts.exists()
-
-
-@pytest.mark.slow
-def test_convert_on_two_workers_matches_one_process(single: Single, tmp_path: Path) -> None:
-    common = ("-m", single.model, "-p", single.work / "one.json")
-    # Frames out, smoothed over neighbouring frames (a video's default): every file identical.
-    run_cli("convert", "-i", VIDEO, "-o", tmp_path / "one", *common, check=True)
-    run = run_watched("convert", "-i", VIDEO, "-o", tmp_path / "two", *common, "--cluster", "local:2")
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert_loopback_only(run)
-    one = sorted((tmp_path / "one").iterdir())
-    assert len(one) == 91
-    assert [path.name for path in one] == sorted(path.name for path in (tmp_path / "two").iterdir())
-    assert all(path.read_bytes() == (tmp_path / "two" / path.name).read_bytes() for path in one)
-
-    # Video with sound out: the segments joined give the same frame count, fps, sound and marker.
-    clip = tmp_path / "test.mp4"  # the clip with a tone as its sound; named test.mp4 so the alignments fit
-    subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(VIDEO), "-f", "lavfi", "-i",
-                    "sine=frequency=440:duration=30", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
-                    "-shortest", str(clip)], check=True)
-    run_cli("convert", "-i", clip, "-o", tmp_path / "one.mp4", *common, check=True)
-    run_cli("convert", "-i", clip, "-o", tmp_path / "two.mp4", *common, "--cluster", "local:2", check=True)
-    plain, sharded = probe_video(tmp_path / "one.mp4"), probe_video(tmp_path / "two.mp4")
-    assert (sharded.frame_count, sharded.fps, sharded.has_audio) == (91, 5.0, True)
-    assert (sharded.frame_count, sharded.fps, sharded.width, sharded.height) == (
-        plain.frame_count, plain.fps, plain.width, plain.height)
-    assert abs(sharded.duration - plain.duration) < 0.05
-    assert video_comment(tmp_path / "two.mp4") == "synthetic: made with faceswap"
-    assert not list(tmp_path.glob(".two.mp4*"))
-    # Frames within encoder noise: the two videos differ from each other about as much as either differs from
-    # the lossless frames it encoded (H.264 at crf 18).
-    frames = [read_image(path).astype(np.int16) for path in one]
-    first = [frame.astype(np.int16) for _, frame in VideoReader(tmp_path / "one.mp4")]
-    second = [frame.astype(np.int16) for _, frame in VideoReader(tmp_path / "two.mp4")]
-    noise = np.mean([np.abs(a - b).mean() for a, b in zip(first, frames)])
-    apart = [np.abs(a - b).mean() for a, b in zip(first, second)]
-    assert np.mean(apart) < 1.5 * noise and max(apart) < 4 * noise, (np.mean(apart), max(apart), noise)
-
-
-
-@pytest.mark.slow
-def test_a_worker_that_cannot_load_the_model_is_one_line(tmp_path: Path) -> None:
-    """The model is loaded in the workers, not the driver: what they find wrong is told as one process tells it."""
-    (tmp_path / "model").mkdir()
-    result = run_cli("convert", "-i", VIDEO, "-o", tmp_path / "out", "-m", tmp_path / "model", "--cluster",
-                     "local:2")
-    assert_one_line_error(result, "holds no trained model")
-    assert_quiet(result.stderr)
-    assert not (tmp_path / "out").exists()

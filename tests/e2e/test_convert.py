@@ -1,4 +1,4 @@
-"""`convert` end to end with a tiny model trained here through the real CLI, on real faces.
+"""`convert` end to end with a tiny model trained through the real CLI on real faces (tests.conftest.peer_model).
 
 The main paths (video to video, sound, the split -> convert -> join round trip, bad input) go through the real
 CLI; the matrix of colour, mask and blend options calls scripts.convert.run in this process (the same code
@@ -23,15 +23,11 @@ from lib.align import align_matrix, coverage_matrix
 from lib.alignments import Alignments, load_alignments
 from lib.image import SYNTHETIC_KEY, png_text, read_image
 from lib.video import VideoReader, VideoWriter, find_ffmpeg, probe_video, video_comment
-from tests.conftest import DATA, ROOT, assert_one_line_error, assert_quiet, run_cli
+from tests.conftest import DATA, PEER_VIDEO, ROOT, assert_one_line_error, assert_quiet, peer_model, run_cli
 
 pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
 
-VIDEO = DATA / "peer" / "test.mp4"  # 91 frames, 426x240, 5 fps: one man, a face in every frame
-FACES_B = DATA / "video" / "B_biden_kenburns.mp4"
-# A few steps: enough for a model folder that loads and changes faces; what it has learned does not matter here.
-TRAIN = ("--model", "lightweight", "--learn-mask", "--iterations", "4", "--batch-size", "4",
-         "--preview-every", "0")
+VIDEO = PEER_VIDEO  # 91 frames, 426x240, 5 fps: one man, a face in every frame
 SIZE = 256
 
 
@@ -50,13 +46,9 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
-    work = tmp_path_factory.mktemp("convert")
-    alignments = work / "test_alignments.json"
-    run_cli("extract", "-i", VIDEO, "-o", work / "faces_a", "-p", alignments, "-D", "dlib-hog", check=True)
-    run_cli("extract", "-i", FACES_B, "-o", work / "faces_b", "-p", work / "b.json", "-D", "dlib-hog", check=True)
-    run_cli("train", "-A", work / "faces_a", "-B", work / "faces_b", "-m", work / "model", *TRAIN, check=True)
-    return Setup(work / "model", alignments, load_alignments(alignments),
-                 sorted((work / "faces_a").glob("*.png"))[0], work)
+    peer = peer_model(tmp_path_factory)
+    return Setup(peer / "model", peer / "alignments.json", load_alignments(peer / "alignments.json"),
+                 sorted((peer / "faces").glob("*.png"))[0], tmp_path_factory.mktemp("convert"))
 
 
 def _footprint(shape: tuple[int, ...], landmarks: list[np.ndarray], coverage: float, grow: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import pytest
 from lib.alignments import load_alignments
 from lib.facefile import read_face_meta
 from lib.image import SYNTHETIC_KEY, png_metadata, png_text, read_face_file, read_image, write_png
-from tests.conftest import DATA, assert_one_line_error, run_cli
+from tests.conftest import DATA, assert_one_line_error, peer_model, run_cli
 from tests.model import extracted_faces
 
 pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
@@ -155,12 +155,9 @@ def test_remove_deleted_then_convert_swaps_only_the_faces_left(man: tuple[Path, 
 
 
 @pytest.fixture(scope="module")
-def model(man: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model two steps old: it loads and changes faces; what it learned does not matter here."""
-    folder = tmp_path_factory.mktemp("model") / "model"
-    run_cli("train", "-A", man[0], "-B", DATA / "chips" / "John_Simm", "-m", folder, "--model", "lightweight",
-            "--iterations", "2", "--batch-size", "4", "--preview-every", "0", check=True)
-    return folder
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model a few steps old (tests.conftest.peer_model): it loads and changes faces."""
+    return peer_model(tmp_path_factory) / "model"
 
 
 def test_missing_merge_draw_extract(man: tuple[Path, Path], tmp_path: Path) -> None:

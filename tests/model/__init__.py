@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, run_cli
+from tests.conftest import DATA, run_cli, session_folder
 from tests.training import extracted_faces
 
 __all__ = ["extracted_faces", "still_faces"]
@@ -14,10 +14,8 @@ __all__ = ["extracted_faces", "still_faces"]
 
 def still_faces(factory: pytest.TempPathFactory) -> Path:
     """The 3 faces of the Obama stills, extracted once per session: too few to train on."""
-    folder = factory.getbasetemp() / "model_still_faces"
-    if not folder.is_dir():
-        work = folder.with_name("model_still_faces.partial")
-        run_cli("extract", "-i", DATA / "stills" / "obama", "-o", work, "-p", work.with_suffix(".json"),
+    def build(work: Path) -> None:
+        run_cli("extract", "-i", DATA / "stills" / "obama", "-o", work, "-p", work.with_name("still_faces.json"),
                 "-D", "dlib-hog", check=True)
-        work.rename(folder)
-    return folder
+
+    return session_folder(factory, "still_faces", build)

@@ -57,6 +57,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # Faster learning, and colours matched across the two sets so that the shared encoder cannot tell the
     # people apart by their lighting and background tint (faceswap-GAN's random colour match).
     "lightweight-cm": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5},
+    # And the background blanked outside the face hull in the input too (DeepFaceLab's masked training): the
+    # encoder has only the face to go by, not the two recordings' walls.
+    "lightweight-cm-mi": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
+                          "mask_input": True},
 }
 METRICS = {  # curve panel -> (key in curves.json, target)
     "distance to target": ("distance_to_target", TARGETS["distance_to_target"]),

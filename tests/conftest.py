@@ -105,7 +105,7 @@ LONGEST_FIRST = ("tests/e2e/test_cluster_convert.py", "tests/e2e/test_convert.py
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """-n auto: one test worker more than the cores. Most tests wait on a CLI subprocess that spends seconds
-    importing TensorFlow and building a model on one core; with a worker per core the cores were busy 75 % of
+    importing TensorFlow and building a model on one core; with a worker per core the cores were busy ~80 % of
     the run."""
     return len(os.sched_getaffinity(0)) + 1
 

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 from skimage.metrics import structural_similarity
 
-from lib.align import MIRROR_68, eye_centres
+from lib.align import LEFT_EYE, MIRROR_68, MOUTH, RIGHT_EYE, eye_centres
 from lib.types import Descriptor, Face, Frame, Landmarks, Mask
 
 
@@ -29,6 +29,27 @@ def landmark_error(reference: Landmarks, other: Landmarks) -> float:
     """Mean point-to-point distance over the reference's inter-ocular distance (NME)."""
     distance = np.linalg.norm(np.asarray(reference) - np.asarray(other), axis=1).mean()
     return float(distance / max(interocular(reference), 1e-6))
+
+
+def colour_difference(reference: Frame, other: Frame, landmarks: Landmarks) -> tuple[float, float, float]:
+    """How far other's colours are from reference's at the same place: the CIE76 colour difference (Delta E, in
+    CIELAB units; about 2.3 is just noticeable) between the mean colours of the face (the hull of the landmarks),
+    of the eyes and of the outer lips. Two BGR uint8 images of one shape, landmarks (68, 2) in their pixels."""
+    points = np.asarray(landmarks, np.float64)
+    regions = (points, np.vstack([points[LEFT_EYE], points[RIGHT_EYE]]), points[MOUTH][:12])
+    lab = [cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_BGR2Lab) for image in (reference, other)]
+    differences = []
+    for index, region in enumerate(regions):
+        mask = np.zeros(reference.shape[:2], np.uint8)
+        hulls = [region[:6], region[6:]] if index == 1 else [region]  # the two eyes apart
+        for hull in hulls:
+            cv2.fillConvexPoly(mask, cv2.convexHull(np.round(hull).astype(np.int32)), 1)
+        inside = mask.astype(bool)
+        if not inside.any():
+            differences.append(float("nan"))
+            continue
+        differences.append(float(np.linalg.norm(lab[0][inside].mean(0) - lab[1][inside].mean(0))))
+    return differences[0], differences[1], differences[2]
 
 
 def landmark_jitter(track: npt.NDArray[np.float64]) -> float:

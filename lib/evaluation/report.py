@@ -29,6 +29,14 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _pose_tracking(scores: dict[str, Any], angle: str) -> str:
+    """'2.1 (+8.0)': the pose error once the mean signed error is taken away, and that mean."""
+    tracking, offset = scores.get("pose_tracking_degrees"), scores.get("pose_offset_degrees")
+    if not tracking or not offset:
+        return "-"
+    return f"{_number(tracking[angle], 1)} ({'-' if offset[angle] is None else f'{offset[angle]:+.1f}'})"
+
+
 def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(metric, A->B value, B->A value) rows for the console table and the sheet."""
     a2b, b2a = report["a2b"], report["b2a"]
@@ -41,9 +49,16 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     for angle in ("yaw", "pitch", "roll"):
         rows.append((f"pose kept: {angle} error, degrees (lower)", _number(a2b["pose_error_degrees"][angle], 1),
                      _number(b2a["pose_error_degrees"][angle], 1)))
+    for angle in ("yaw", "pitch"):
+        rows.append((f"pose followed: {angle} error less the shared offset (offset)", _pose_tracking(a2b, angle),
+                     _pose_tracking(b2a, angle)))
     for part in ("face", "eyes", "mouth"):
         rows.append((f"expression kept: {part} NME (lower)", _number(a2b["expression_nme"][part]),
                      _number(b2a["expression_nme"][part])))
+    for part in ("face", "eyes", "mouth"):
+        rows.append((f"colour kept: {part} Delta E to the source (lower)",
+                     _number((a2b.get("colour_delta_e") or {}).get(part), 1),
+                     _number((b2a.get("colour_delta_e") or {}).get(part), 1)))
     rows.append(("reconstruction A->A / B->B: SSIM (higher)", _number(report["a2a"]["ssim"]),
                  _number(report["b2b"]["ssim"])))
     rows.append(("reconstruction A->A / B->B: PSNR dB (higher)", _number(report["a2a"]["psnr"], 1),

@@ -14,7 +14,16 @@ from lib.align import MOUTH, transform_points
 from lib.errors import FaceswapError
 from lib.evaluation.held_out import HeldOutFaces, pick_evenly
 from lib.evaluation.measure import FaceMeasurer
-from lib.metrics import identity_scores, interocular, landmark_error, landmark_jitter, psnr, seam_gradient, ssim
+from lib.metrics import (
+    colour_difference,
+    identity_scores,
+    interocular,
+    landmark_error,
+    landmark_jitter,
+    psnr,
+    seam_gradient,
+    ssim,
+)
 from lib.pose import head_pose
 from lib.swap import FaceSwapper, SwappedFrame
 from lib.types import Descriptor, Frame, Landmarks
@@ -80,7 +89,7 @@ def _score_direction(faces: HeldOutFaces, sources: list[_Source], results: list[
                      measurer: FaceMeasurer, centroids: tuple[Descriptor, Descriptor], progress: Progress,
                      samples: list[Sample]) -> dict[str, Any]:
     """Identity, pose and expression scores of one swap direction; sample faces for the sheet."""
-    descriptors, pose_errors, expression = [], [], []
+    descriptors, pose_errors, expression, colours = [], [], [], []
     failed = 0
     shown = set(pick_evenly(len(faces), SAMPLES))
     for i, result in enumerate(results):
@@ -98,18 +107,30 @@ def _score_direction(faces: HeldOutFaces, sources: list[_Source], results: list[
             failed += 1
             continue
         descriptors.append(measurer.describe(result.image, found))
-        pose_errors.append(np.abs(np.subtract(pose[1], pose[0])))
+        pose_errors.append(np.subtract(pose[1], pose[0]))
+        colours.append(colour_difference(faces.images[i], result.image, source))
         expression.append((landmark_error(source, found), _region_error(source, found, EYES),
                            _region_error(source, found, MOUTH)))
     scores = identity_scores(descriptors, *centroids)
-    errors = np.asarray(pose_errors).reshape(-1, 3)
+    signed = np.asarray(pose_errors).reshape(-1, 3)
+    errors = np.abs(signed)
+    # The part of the pose error every face shares (the mean signed error) comes with the two people's face
+    # shapes as much as with the swap: the 3-D mean face reads a longer chin as a head looking up. What is left
+    # once it is taken away is how well the swap follows the source's pose from face to face.
+    offset = signed.mean(axis=0) if len(signed) else np.full(3, np.nan)
+    tracking = np.abs(signed - offset)
     nme = np.asarray(expression).reshape(-1, 3)
+    colour = np.asarray(colours).reshape(-1, 3)
     return {
         "faces": len(faces), "measured": len(descriptors), "landmarks_failed": failed,
         "identity": {"to_target": scores.to_target, "to_source": scores.to_source, "retrieval": scores.retrieval},
         "pose_error_degrees": {"yaw": _mean(errors[:, 0]), "pitch": _mean(errors[:, 1]),
                                "roll": _mean(errors[:, 2]), "mean": _mean(errors.ravel())},
+        "pose_offset_degrees": {"yaw": float(offset[0]), "pitch": float(offset[1]), "roll": float(offset[2])},
+        "pose_tracking_degrees": {"yaw": _mean(tracking[:, 0]), "pitch": _mean(tracking[:, 1]),
+                                  "roll": _mean(tracking[:, 2])},
         "expression_nme": {"face": _mean(nme[:, 0]), "eyes": _mean(nme[:, 1]), "mouth": _mean(nme[:, 2])},
+        "colour_delta_e": {"face": _mean(colour[:, 0]), "eyes": _mean(colour[:, 1]), "mouth": _mean(colour[:, 2])},
     }
 
 

@@ -72,10 +72,18 @@ def lab_to_bgr(lab: np.ndarray) -> np.ndarray:
     return np.clip(flat, 0.0, 1.0, out=flat).reshape(lab.shape)
 
 
-def lab_stats(lab: np.ndarray) -> np.ndarray:
-    """Per-channel mean and standard deviation of LAB images (..., H, W, 3): float32 (..., 2, 3)."""
-    mean = lab.mean(axis=(-3, -2))
-    std = lab.std(axis=(-3, -2))
+def lab_stats(lab: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per-channel mean and standard deviation of LAB images (..., H, W, 3): float32 (..., 2, 3). mask
+    (..., H, W), where given: the statistics of the pixels it weighs (an image whose mask is empty counts all)."""
+    if mask is None:
+        mean, std = lab.mean(axis=(-3, -2)), lab.std(axis=(-3, -2))
+    else:
+        weights = np.asarray(mask, np.float64)
+        empty = weights.sum(axis=(-2, -1), keepdims=True) <= 0
+        weights = np.where(empty, 1.0, weights)
+        weights = (weights / weights.sum(axis=(-2, -1), keepdims=True))[..., None]
+        mean = (lab * weights).sum(axis=(-3, -2))
+        std = np.sqrt((np.square(lab - mean[..., None, None, :]) * weights).sum(axis=(-3, -2)))
     return np.stack([mean, np.maximum(std, 1e-3)], axis=-2).astype(np.float32)
 
 

@@ -24,7 +24,12 @@ def heldout_numbers(report: dict[str, Any]) -> dict[str, Any]:
                               "retrieval": scores["identity"]["retrieval"],
                               "yaw_error": scores["pose_error_degrees"]["yaw"],
                               "pitch_error": scores["pose_error_degrees"]["pitch"],
-                              "face_nme": scores["expression_nme"]["face"]}
+                              "face_nme": scores["expression_nme"]["face"],
+                              # Reports written before these were measured lack them.
+                              "yaw_tracking": (scores.get("pose_tracking_degrees") or {}).get("yaw"),
+                              "pitch_tracking": (scores.get("pose_tracking_degrees") or {}).get("pitch"),
+                              "eyes_delta_e": (scores.get("colour_delta_e") or {}).get("eyes"),
+                              "mouth_delta_e": (scores.get("colour_delta_e") or {}).get("mouth")}
     numbers["ssim"] = {"a2a": report["a2a"]["ssim"], "b2b": report["b2b"]["ssim"]}
     return numbers
 

@@ -93,7 +93,12 @@ class _Side:
         self.options = options
         self.stats: np.ndarray | None = None
         if options.color_match > 0:
-            self.stats = augment.lab_stats(augment.bgr_to_lab(self.crops(np.arange(len(self.images)))))
+            # The face's colours only, inside its hull: a crop's background (a blue wall) would otherwise tint
+            # the other person's face, and the decoders learn to paint that tint into eyes and mouth.
+            everyone = np.arange(len(self.images))
+            hulls = None if self.landmarks is None else np.stack(
+                [hull_mask(transform_points(self.crop, points), options.size) for points in self.landmarks])
+            self.stats = augment.lab_stats(augment.bgr_to_lab(self.crops(everyone)), hulls)
 
     def __len__(self) -> int:
         return len(self.images)

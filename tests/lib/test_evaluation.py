@@ -18,7 +18,7 @@ from lib.errors import FaceswapError
 from lib.evaluation.held_out import HeldOutFaces, load_held_out, pick_evenly
 from lib.evaluation.measure import FaceMeasurer
 from lib.evaluation.occlusion import occlude, score_masks
-from lib.evaluation.report import finite
+from lib.evaluation.report import finite, metric_rows
 from lib.evaluation.scores import PSNR_CAP, SOURCE_SIDE, score_faces, score_video
 from lib.facefile import read_face_meta
 from lib.masks import hull_mask
@@ -100,8 +100,15 @@ def test_unchanged_faces_keep_pose_and_expression_exactly(identity_report: dict)
             {"yaw": 0, "pitch": 0, "roll": 0, "mean": 0}, abs=1e-3)
         assert identity_report[direction]["expression_nme"] == pytest.approx(
             {"face": 0, "eyes": 0, "mouth": 0}, abs=1e-6)
+        for key in ("pose_offset_degrees", "pose_tracking_degrees"):
+            assert identity_report[direction][key] == pytest.approx({"yaw": 0, "pitch": 0, "roll": 0}, abs=1e-3)
+        assert identity_report[direction]["colour_delta_e"] == {"face": 0.0, "eyes": 0.0, "mouth": 0.0}
     for direction in ("a2a", "b2b"):
         assert identity_report[direction] == {"faces": FACES, "ssim": pytest.approx(1.0), "psnr": PSNR_CAP}
+    rows = {name: values for name, *values in metric_rows({**identity_report, "occlusion": None})}
+    assert rows["pose followed: yaw error less the shared offset (offset)"] in (["0.0 (+0.0)"] * 2,
+                                                                                 ["0.0 (-0.0)"] * 2)
+    assert rows["colour kept: eyes Delta E to the source (lower)"] == ["0.0", "0.0"]
 
 
 def test_the_target_persons_real_face_scores_full_retrieval(faces: tuple[HeldOutFaces, HeldOutFaces],

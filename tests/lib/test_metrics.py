@@ -7,6 +7,7 @@ import pytest
 
 from lib.image import read_image
 from lib.metrics import (
+    colour_difference,
     identity_scores,
     landmark_error,
     landmark_jitter,
@@ -132,3 +133,22 @@ def test_psnr_ssim_and_seams_on_a_real_photo() -> None:
     pasted = face.copy()
     pasted[mask > 0.5] = np.clip(pasted[mask > 0.5].astype(int) + 60, 0, 255).astype(np.uint8)
     assert seam_gradient(pasted, mask) > seam_gradient(face, mask) + 5
+
+
+def test_colour_difference_sees_blue_eyes_and_red_lips(finder) -> None:
+    """Grace Hopper's photo with her eyes tinted blue, then her lips reddened: each shows in its own region."""
+    frame, landmarks = _face(finder, DATA / "stills/single/grace_hopper.jpg")
+    assert colour_difference(frame, frame, landmarks) == (0.0, 0.0, 0.0)
+
+    def tinted(region: slice | list[slice], bgr: tuple[int, int, int]) -> np.ndarray:
+        out = frame.copy()
+        mask = np.zeros(frame.shape[:2], np.uint8)
+        for part in region if isinstance(region, list) else [region]:
+            cv2.fillConvexPoly(mask, cv2.convexHull(np.round(landmarks[part]).astype(np.int32)), 1)
+        out[mask > 0] = (0.5 * out[mask > 0] + 0.5 * np.array(bgr)).astype(np.uint8)
+        return out
+
+    face, eyes, mouth = colour_difference(frame, tinted([slice(36, 42), slice(42, 48)], (255, 60, 0)), landmarks)
+    assert eyes > 20 and mouth == 0.0 and face < eyes / 4
+    face, eyes, mouth = colour_difference(frame, tinted(slice(48, 60), (0, 0, 255)), landmarks)
+    assert mouth > 20 and eyes == 0.0 and face < mouth / 4

@@ -72,6 +72,16 @@ def test_colour_match_gives_the_reference_statistics(faces: FaceSet) -> None:
     assert np.abs(back - images).max() < 1 / 255  # OpenCV's float LAB is close, not exact
 
 
+def test_lab_statistics_inside_a_mask_are_those_of_its_pixels(faces: FaceSet) -> None:
+    lab = augment.bgr_to_lab(faces.images[:2].astype(np.float32) / 255)
+    mask = np.zeros(lab.shape[:3], np.float32)
+    mask[0, 10:40, 20:50] = 1  # the second image's mask is empty: all its pixels count
+    stats = augment.lab_stats(lab, mask)
+    inside = lab[0, 10:40, 20:50].reshape(-1, 3)
+    np.testing.assert_allclose(stats[0], [inside.mean(0), inside.std(0)], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(stats[1], augment.lab_stats(lab[1]), rtol=1e-4, atol=1e-3)
+
+
 def test_lightness_jitter_never_leaves_the_lab_range() -> None:
     rng = np.random.default_rng(3)
     lightness = np.array([0.0, 50.0, 100.0])

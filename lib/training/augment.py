@@ -87,10 +87,18 @@ def lab_stats(lab: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     return np.stack([mean, np.maximum(std, 1e-3)], axis=-2).astype(np.float32)
 
 
+# The colour match moves a face's mean colour all the way to the other's, but its contrast only this far: the
+# faces' colour spreads inside the hull are small and their ratio wild, and scaling a and b by it (Reinhard's
+# full transfer) turned the whites and shadows of the eyes blue and the lips purple, which the decoders then
+# learned to paint (seen in bench.quality's frames). Chroma keeps its spread; lightness follows within 0.8-1.25.
+LIGHTNESS_SCALE = (0.8, 1.25)
+
+
 def match_affine(own: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Reinhard colour transfer in LAB as a per-channel scale and offset (3,) giving own's (2, 3) mean/std
-    those of reference."""
-    scale = np.clip(reference[1] / own[1], 0.25, 4.0)  # a flat face would otherwise explode
+    """Colour transfer in LAB as a per-channel scale and offset (3,): own's (2, 3) mean/std statistics get the
+    reference's means, and its lightness spread moves toward the reference's (LIGHTNESS_SCALE)."""
+    scale = np.ones(3)
+    scale[0] = np.clip(reference[1][0] / own[1][0], *LIGHTNESS_SCALE)
     return scale, reference[0] - own[0] * scale
 
 

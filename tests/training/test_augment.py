@@ -61,13 +61,22 @@ def test_grid_warp_moves_pixels_a_little_and_smoothly() -> None:
     assert np.diff(map_x, axis=1).min() > 0 and np.diff(map_y, axis=0).min() > 0  # no folds
 
 
-def test_colour_match_gives_the_reference_statistics(faces: FaceSet) -> None:
+def test_colour_match_gives_the_reference_means_and_keeps_the_colour_spread(faces: FaceSet) -> None:
     images = faces.images[:2].astype(np.float32) / 255
     lab = augment.bgr_to_lab(images)
     own, reference = augment.lab_stats(lab[0]), augment.lab_stats(lab[1])
     matched = lab[0].copy()
     augment.apply_affine(matched, *augment.match_affine(own, reference))
-    np.testing.assert_allclose(augment.lab_stats(matched), reference, rtol=1e-3, atol=1e-2)
+    stats = augment.lab_stats(matched)
+    np.testing.assert_allclose(stats[0], reference[0], rtol=1e-3, atol=1e-2)  # the reference's mean colour
+    np.testing.assert_allclose(stats[1, 1:], own[1, 1:], rtol=1e-3)  # a and b as spread as they were
+    ratio = float(reference[1, 0] / own[1, 0])
+    assert stats[1, 0] / own[1, 0] == pytest.approx(np.clip(ratio, *augment.LIGHTNESS_SCALE), rel=1e-3)
+    # A reference of four times the spread moves the lightness's by the most allowed, the chroma's not at all.
+    wide = reference.copy()
+    wide[1] = own[1] * 4
+    scale, _ = augment.match_affine(own, wide)
+    np.testing.assert_allclose(scale, [augment.LIGHTNESS_SCALE[1], 1, 1])
     back = augment.lab_to_bgr(augment.bgr_to_lab(images))
     assert np.abs(back - images).max() < 1 / 255  # OpenCV's float LAB is close, not exact
 

@@ -20,6 +20,7 @@ _MODEL = np.array([
     [-15.0, 32.7, -25.0],
     [15.0, 32.7, -25.0],
 ])
+_EYE_SPAN = float(np.linalg.norm(_MODEL[3] - _MODEL[2]))  # outer eye corners, mm
 # The same in OpenCV's camera convention (y down, z away from the camera), so a frontal face has no rotation.
 _MODEL_CV = _MODEL * [1.0, -1.0, -1.0]
 
@@ -34,8 +35,16 @@ def head_pose(landmarks: Landmarks, frame_shape: tuple[int, ...]) -> tuple[float
     height, width = frame_shape[:2]
     camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], np.float64)
     image_points = np.asarray(landmarks, np.float64)[_POINTS]
-    ok, rotation_vector, _ = cv2.solvePnP(_MODEL_CV, image_points, camera, np.zeros(4),
-                                          flags=cv2.SOLVEPNP_ITERATIVE)
+    # Levenberg-Marquardt from a frontal head at the distance its eye span gives, the nose tip on its ray.
+    # Started from OpenCV's own guess (a planar fit of eight points that are nearly coplanar) it ended on a
+    # mirrored head turned 90-100 degrees for about one blurred swapped face in ten.
+    span = max(float(np.linalg.norm(image_points[3] - image_points[2])), 1e-6)
+    distance = width * _EYE_SPAN / span
+    nose = image_points[0]
+    start = np.array([(nose[0] - width / 2) * distance / width, (nose[1] - height / 2) * distance / width,
+                      distance]).reshape(3, 1)
+    ok, rotation_vector, _ = cv2.solvePnP(_MODEL_CV, image_points, camera, np.zeros(4), np.zeros((3, 1)), start,
+                                          useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         return float("nan"), float("nan"), float("nan")
     rotation, _ = cv2.Rodrigues(rotation_vector)

@@ -114,9 +114,10 @@ def _score_direction(faces: HeldOutFaces, sources: list[_Source], results: list[
     scores = identity_scores(descriptors, *centroids)
     signed = np.asarray(pose_errors).reshape(-1, 3)
     errors = np.abs(signed)
-    # The part of the pose error every face shares (the mean signed error) comes with the two people's face
-    # shapes as much as with the swap: the 3-D mean face reads a longer chin as a head looking up. What is left
-    # once it is taken away is how well the swap follows the source's pose from face to face.
+    # The part of the pose error every face shares (the mean signed error): the decoder pulling faces toward the
+    # poses its person was recorded in, and the two face shapes as the 3-D mean face reads them. What is left once
+    # it is taken away is how well the swap follows the source's pose from face to face. Both are reported; the
+    # error above counts both.
     offset = signed.mean(axis=0) if len(signed) else np.full(3, np.nan)
     tracking = np.abs(signed - offset)
     nme = np.asarray(expression).reshape(-1, 3)

@@ -162,19 +162,20 @@ def test_colour_match_gives_the_face_the_colours_of_the_other_sides_faces(sets: 
         lab = augment.bgr_to_lab(batch[f"target_{side}"])
         return augment.lab_stats(lab, batch[f"mask_{side}"][..., 0])[:, 0]
 
-    b_means = np.concatenate([face_means(plain.make_batch(k), "b") for k in range(4)])
+    references = [plain.make_batch(k) for k in range(4)]  # B's faces as they are
+    b_means = np.concatenate([face_means(batch, "b") for batch in references])
 
     def distance(batch: dict[str, np.ndarray]) -> float:
         return float(np.mean([np.linalg.norm(b_means - mean, axis=1).min() for mean in face_means(batch, "a")]))
 
-    assert distance(matched.make_batch(0)) < 0.25 * distance(plain.make_batch(0))
+    matched_batch = matched.make_batch(0)
+    assert distance(matched_batch) < 0.25 * distance(plain.make_batch(0))
     # The statistics are the face's, not the crop's: over the whole crop (background included) the match is
     # further off than inside the hull.
-    whole = augment.lab_stats(augment.bgr_to_lab(matched.make_batch(0)["target_a"]))[:, 0]
-    b_whole = np.concatenate([augment.lab_stats(augment.bgr_to_lab(plain.make_batch(k)["target_b"]))[:, 0]
-                              for k in range(4)])
-    assert distance(matched.make_batch(0)) < np.mean([np.linalg.norm(b_whole - mean, axis=1).min()
-                                                      for mean in whole])
+    whole = augment.lab_stats(augment.bgr_to_lab(matched_batch["target_a"]))[:, 0]
+    b_whole = np.concatenate([augment.lab_stats(augment.bgr_to_lab(batch["target_b"]))[:, 0]
+                              for batch in references])
+    assert distance(matched_batch) < np.mean([np.linalg.norm(b_whole - mean, axis=1).min() for mean in whole])
 
 
 def test_motion_blur_blurs_input_and_target_alike(sets: tuple[FaceSet, FaceSet]) -> None:

@@ -25,3 +25,21 @@ class PixelShuffle(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="faceswap")
+class ChannelSlice(keras.layers.Layer):
+    """Channels start to stop of an NHWC tensor: (B, H, W, C) → (B, H, W, stop - start)."""
+
+    def __init__(self, start: int = 0, stop: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, inputs: Any) -> Any:
+        return inputs[..., self.start:self.stop]
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "start": self.start, "stop": self.stop}

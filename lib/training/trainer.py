@@ -124,8 +124,10 @@ class Trainer(keras.Model):
 
     @property
     def generator_variables(self) -> list[Any]:
-        return [*self.encoder.trainable_variables, *self.decoder_a.trainable_variables,
-                *self.decoder_b.trainable_variables]
+        # Once each: a model may share layers between its decoders (liae).
+        found = {id(v): v for model in (self.encoder, self.decoder_a, self.decoder_b)
+                 for v in model.trainable_variables}
+        return list(found.values())
 
     @property
     def discriminator_variables(self) -> list[Any]:

@@ -2,6 +2,7 @@
 GAN and mask heads train a step. The HQ model runs at 64 px here to stay fast."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -12,8 +13,11 @@ import tensorflow as tf
 from lib.errors import FaceswapError
 from lib.model.layers import PixelShuffle
 from lib.model.parts import ModelOptions, ModelParts
+from lib.model.swapper import load_swapper
+from lib.training.checkpoint import load_trainer_state, save_checkpoint
 from lib.training.faces import FaceSet, load_faces
 from lib.training.feed import Feed, FeedOptions
+from lib.training.state import ModelConfig, TrainingConfig
 from lib.training.trainer import LossOptions, Trainer
 from plugins.registry import load_plugin
 from plugins.train.model import REGISTRY
@@ -23,7 +27,8 @@ from tests.model import extracted_faces
 # beta_1 0.5 at a raised learning rate); a model that does not learn stays within a few % of the start.
 OVERFIT_BOUND = 0.6
 # (batch per side, steps, learning rate): small, since the original model is 82 M parameters on 2 CPU cores.
-OVERFIT = {"original": (1, 18, 3e-4), "lightweight": (2, 25, 3e-4), "residual": (2, 8, 3e-4)}
+OVERFIT = {"original": (1, 18, 3e-4), "lightweight": (2, 25, 3e-4), "residual": (2, 8, 3e-4),
+           "liae": (2, 25, 3e-4)}
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +98,42 @@ def test_a_few_steps_on_one_batch_cut_the_loss(name: str, sets: tuple[FaceSet, F
 
 def _weights(model: keras.Model) -> list[np.ndarray]:
     return [np.array(w) for w in model.get_weights()]
+
+
+def test_liae_draws_both_people_with_one_decoder_through_a_save_and_a_resume(
+        sets: tuple[FaceSet, FaceSet], tmp_path: Path) -> None:
+    """liae's two decoders are one model fed different codes: Adam sees each weight once, a step on B's faces
+    alone moves what draws A but not A's own code, and a save, resumed or loaded for convert, draws the same."""
+    keras.utils.set_random_seed(2)
+    trainer = Trainer(_parts("liae"), LossOptions(), learning_rate=3e-4)
+    variables = trainer.generator_variables
+    assert len({id(v) for v in variables}) == len(variables)
+    assert len(variables) < sum(len(m.trainable_variables) for m in (trainer.encoder, trainer.decoder_a,
+                                                                     trainer.decoder_b))
+    batch = _batch(sets, 2, warp=True)
+    inter_a = [layer for layer in trainer.encoder.layers if layer.name.startswith("inter_a_")]
+    before = [_weights(trainer.decoder_a), [w for layer in inter_a for w in _weights(layer)]]
+    b_only = {**batch, "weight_a": tf.zeros_like(batch["weight_a"])}  # A's loss is 0: no gradient of A's own
+    trainer.make_step_function(tf.distribute.get_strategy())(b_only)
+    assert any(not np.array_equal(x, y) for x, y in zip(before[0], _weights(trainer.decoder_a)))
+    assert all(np.array_equal(x, y) for x, y in zip(before[1], [w for layer in inter_a for w in _weights(layer)]))
+
+    config = ModelConfig(model="liae", size=64, coverage=0.6, learn_mask=False, gan=False, gan_loss="lsgan",
+                         gan_weight=0.1, loss="mae", eye_multiplier=3.0, mouth_multiplier=2.0,
+                         background_weight=0.1)
+    training = TrainingConfig(batch_size=2, learning_rate=3e-4, clip_norm=1.0, color_match=0.0, motion_blur=0.0,
+                              warp=True)
+    state = save_checkpoint(tmp_path / "model", trainer, config=config, training=training, iteration=1,
+                            previous=None)
+    fresh = Trainer(_parts("liae"), LossOptions(), learning_rate=3e-4)
+    load_trainer_state(tmp_path / "model", state, fresh)
+    assert fresh.decoder_a.get_layer("decoder") is fresh.decoder_b.get_layer("decoder")
+    faces = np.round(np.asarray(batch["target_b"]) * 255).astype(np.uint8)
+    inputs = np.multiply(faces, np.float32(1 / 255), dtype=np.float32)
+    expected = np.asarray(trainer.reconstruct(inputs, "a")[0])
+    np.testing.assert_allclose(np.asarray(fresh.reconstruct(inputs, "a")[0]), expected, atol=1e-6)
+    swapped = load_swapper(tmp_path / "model").swap(faces, "b2a")[0].astype(np.float32) / 255
+    np.testing.assert_allclose(swapped, expected, atol=1.5 / 255)
 
 
 def test_gan_and_mask_train_a_step(sets: tuple[FaceSet, FaceSet]) -> None:

@@ -6,9 +6,11 @@ REGISTRY = {
     "original": "plugins.train.model.original:Original",
     "lightweight": "plugins.train.model.lightweight:Lightweight",
     "residual": "plugins.train.model.residual:Residual",
+    "liae": "plugins.train.model.liae:Liae",
 }
 SUMMARIES = {
     "original": "the classic deepfakes autoencoder, 64 px, 82 M parameters",
     "lightweight": "a small 64 px model that learns something useful on a CPU in an hour",
+    "liae": "DeepFaceLab's LIAE at lightweight's size: one decoder for both people, 64 px",
     "residual": "high quality: residual blocks and group normalisation, 128 px (--size 64-256)",
 }

@@ -1,0 +1,66 @@
+"""DeepFaceLab's LIAE at the lightweight model's width: one encoder, one decoder for both people, and the
+person carried by a code of their own beside a code both share. Made symmetric here, so it swaps both ways."""
+from __future__ import annotations
+
+import keras
+
+from lib.model.blocks import conv_block, output_heads, upscale_block
+from lib.model.layers import ChannelSlice
+from lib.model.parts import ModelOptions, ModelParts, check_size
+
+SIDES = ("a", "b", "ab")  # the order of the codes in the encoder's output
+
+
+class Liae:
+    """Encoder: strided 5x5 convolutions 64-128-256-512, then three "inter" codes of the flattened features
+    (each Dense 512, Dense 4·4·256, an upscale to 8·8·128): inter_a, inter_b and inter_ab, side by side in its
+    output. The decoder (upscales 128-64-32 to 64 px) is one model in both decoder_a and decoder_b: decoder_a
+    draws from (inter_a, inter_ab), decoder_b from (inter_b, inter_ab).
+
+    A's faces train (inter_a, inter_ab) and B's (inter_b, inter_ab); a swap of A to B reads A's face with
+    inter_b. Pose and expression pass through inter_ab and a decoder that has drawn both people in every pose
+    either was recorded in; a decoder per person (original, lightweight) draws only its own person's poses.
+    """
+
+    NAME = "liae"
+    SIZE = 64
+    ENCODER_FILTERS = (64, 128, 256, 512)
+    DENSE = 512
+    CODE = 128  # channels of each 8x8 code
+    DECODER_FILTERS = (128, 64, 32)
+
+    def __init__(self, options: ModelOptions) -> None:
+        self.options = options
+        self.size = check_size(self.NAME, options.size, self.SIZE, self.SIZE, self.SIZE)
+
+    def build(self) -> ModelParts:
+        inputs = keras.Input((self.size, self.size, 3), name="face")
+        x = inputs
+        for filters in self.ENCODER_FILTERS:
+            x = conv_block(x, filters)
+        features = keras.layers.Flatten()(x)
+        codes = [self._inter(features, f"inter_{side}") for side in SIDES]
+        encoder = keras.Model(inputs, keras.layers.Concatenate(name="codes")(codes), name="encoder")
+        decoder = self._decoder()
+        return ModelParts(encoder, self._side(decoder, "a"), self._side(decoder, "b"), self.size)
+
+    def _inter(self, features: keras.KerasTensor, name: str) -> keras.KerasTensor:
+        x = keras.layers.Dense(self.DENSE, name=f"{name}_dense")(features)
+        x = keras.layers.Dense(4 * 4 * 2 * self.CODE, name=f"{name}_map")(x)
+        x = keras.layers.Reshape((4, 4, 2 * self.CODE), name=f"{name}_4x4")(x)
+        return upscale_block(x, self.CODE)
+
+    def _decoder(self) -> keras.Model:
+        inputs = keras.Input((8, 8, 2 * self.CODE), name="code")
+        x = inputs
+        for filters in self.DECODER_FILTERS:
+            x = upscale_block(x, filters)
+        return keras.Model(inputs, output_heads(x, self.options.learn_mask), name="decoder")
+
+    def _side(self, decoder: keras.Model, side: str) -> keras.Model:
+        """decoder_<side>: the encoder's codes → the decoder fed (inter_<side>, inter_ab)."""
+        inputs = keras.Input((8, 8, len(SIDES) * self.CODE), name="codes")
+        parts = [ChannelSlice(i * self.CODE, (i + 1) * self.CODE, name=f"inter_{name}")(inputs)
+                 for i, name in enumerate(SIDES) if name in (side, "ab")]
+        outputs = decoder(keras.layers.Concatenate()(parts))
+        return keras.Model(inputs, outputs, name=f"decoder_{side}")

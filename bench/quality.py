@@ -60,6 +60,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # Twice the updates in the same time: a batch of 8.
     "lightweight-cm-b8": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
                           "batch_size": 8},
+    # DeepFaceLab's LIAE (one decoder for both people) with the same training: pose and expression through a
+    # decoder that has drawn both people in all their poses.
+    "liae-cm-b8": {"model": "liae", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
+                   "batch_size": 8},
     # And the background blanked outside the face hull in the input too (DeepFaceLab's masked training): the
     # encoder has only the face to go by, not the two recordings' walls.
     "lightweight-cm-mi": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
@@ -142,6 +146,36 @@ def held_out_clip(media: Path, work: Path) -> tuple[Path, Path]:
         run_faceswap("extract", "-i", clip, "-o", CACHE / "franck_heldout_faces", "-p", alignments, "-D",
                      "dlib-hog", log=work / "extract.log")
     return clip, alignments
+
+
+# --- what the decoders saw ------------------------------------------------------------------------------------
+
+def pose_coverage(folders: dict[str, Path]) -> dict[str, Any]:
+    """Each folder's yaw and pitch (5th, 50th, 95th percentile), and per swap direction the share of held-out
+    source faces turned (yaw) or tilted (pitch) beyond the poses of the target's training faces
+    (lib.pose.pose_range): poses a decoder of that person never learnt to draw. evaluate reports the same shares
+    (pose_coverage) from the model folder's poses.json."""
+    from lib.evaluation.held_out import load_held_out
+    from lib.pose import ANGLES, outside_share, pose_range
+
+    angles = {name: load_held_out(folder, 10**6).poses() for name, folder in folders.items()}
+    found: dict[str, Any] = {name: {"faces": len(values),
+                                    **{angle: np.percentile(values[:, i], (5, 50, 95)).round(1).tolist()
+                                       for i, angle in enumerate(ANGLES)}}
+                             for name, values in angles.items()}
+    for direction, source, target in (("a2b", "held_A", "train_B"), ("b2a", "held_B", "train_A")):
+        found[direction] = outside_share(angles[source], pose_range(angles[target]))
+    return found
+
+
+def coverage_table(coverage: dict[str, Any]) -> str:
+    rows = [[name, coverage[name]["faces"], *(" / ".join(f"{v:g}" for v in coverage[name][angle])
+                                               for angle in ("yaw", "pitch"))]
+            for name in ("train_A", "held_A", "train_B", "held_B")]
+    rows += [[f"{direction}: sources outside the target's 5-95 %", "-",
+              f"{coverage[direction]['yaw']:.0%}", f"{coverage[direction]['pitch']:.0%}"]
+             for direction in ("a2b", "b2a")]
+    return format_table(["faces", "count", "yaw deg 5 / 50 / 95 %", "pitch deg 5 / 50 / 95 %"], rows)
 
 
 # --- one recipe ------------------------------------------------------------------------------------------------
@@ -243,17 +277,20 @@ def main(argv: list[str] | None = None) -> int:
     folders = ({"train_A": args.train_a, "train_B": args.train_b, "held_A": args.holdout_a,
                 "held_B": args.holdout_b} if args.train_a else prepare_faces(args.media))
     clip = held_out_clip(args.media, out) if not args.train_a else None
+    coverage = pose_coverage(folders)
+    print(coverage_table(coverage), flush=True)
     points: list[dict[str, Any]] = []
     for name in args.recipe:
         points += run_recipe(name, folders, args, out, clip)
         write_json(out / "curves.json", {"machine": info, "held_out": {k: str(v) for k, v in folders.items()},
-                                         "targets": TARGETS, "points": points})
+                                         "poses": coverage, "targets": TARGETS, "points": points})
         write_png(out / "curves.png", curves_image(points))
         if clip is not None:
             look_at(name, out / name / "model", *clip, out)
     shutil.copy(out / args.recipe[0] / "report.json", out / "report.json")
     print(describe_machine(info))
     print(f"held out: {', '.join(f'{k} {v}' for k, v in folders.items())}")
+    print(coverage_table(coverage))
     print(table(points))
     print(f"curves: {out / 'curves.png'}; frames to look at: {out}/<recipe>/frames.png")
     return 0

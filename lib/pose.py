@@ -60,3 +60,27 @@ def _wrap(angle: float) -> float:
     while angle <= -90:
         angle += 180
     return angle
+
+
+# The poses a person's training faces cover: the 5th to 95th percentile of their yaw and of their pitch (a few
+# odd faces do not widen it).
+COVERED = (5.0, 95.0)
+ANGLES = ("yaw", "pitch")
+
+
+def pose_range(poses: np.ndarray) -> dict[str, list[float]]:
+    """poses (N, 2) yaw and pitch in degrees → {'yaw': [low, high], 'pitch': [low, high]} they cover (COVERED)."""
+    values = np.asarray(poses, np.float64).reshape(-1, 2)
+    values = values[np.isfinite(values).all(axis=1)]
+    return {angle: [round(float(np.percentile(values[:, i], q)), 1) for q in COVERED]
+            for i, angle in enumerate(ANGLES)}
+
+
+def outside_share(poses: np.ndarray, covered: dict[str, list[float]]) -> dict[str, float]:
+    """The share of poses (N, 2) turned (yaw) or tilted (pitch) beyond a range of pose_range's."""
+    values = np.asarray(poses, np.float64).reshape(-1, 2)
+    values = values[np.isfinite(values).all(axis=1)]
+    if not len(values):
+        return {angle: float("nan") for angle in ANGLES}
+    return {angle: round(float(np.mean((values[:, i] < covered[angle][0]) | (values[:, i] > covered[angle][1]))),
+                         3) for i, angle in enumerate(ANGLES)}

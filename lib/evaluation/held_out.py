@@ -11,6 +11,7 @@ from lib.align import invert, transform_points
 from lib.errors import FaceswapError
 from lib.facefile import face_paths, meta_from_json
 from lib.image import UnreadableImage, read_face_file
+from lib.pose import head_pose
 from lib.types import Face, Landmarks, Matrix
 
 
@@ -30,6 +31,12 @@ class HeldOutFaces:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def poses(self) -> np.ndarray:
+        """(N, 2) yaw and pitch in degrees of each face in its source frame, from its extract landmarks."""
+        return np.array([head_pose(transform_points(to_frame, points), shape)[:2]
+                         for to_frame, points, shape in zip(self.to_frame, self.landmarks, self.frame_shapes)],
+                        np.float64).reshape(-1, 2)
 
 
 def pick_evenly(count: int, limit: int) -> list[int]:

@@ -37,6 +37,10 @@ def _pose_tracking(scores: dict[str, Any], angle: str) -> str:
     return f"{_number(tracking[angle], 1)} ({'-' if offset[angle] is None else f'{offset[angle]:+.1f}'})"
 
 
+def _share(value: Any) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.0%}"
+
+
 def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(metric, A->B value, B->A value) rows for the console table and the sheet."""
     a2b, b2a = report["a2b"], report["b2a"]
@@ -52,6 +56,10 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     for angle in ("yaw", "pitch"):
         rows.append((f"pose followed: {angle} error less the shared offset (offset)", _pose_tracking(a2b, angle),
                      _pose_tracking(b2a, angle)))
+    coverage = report.get("pose_coverage")
+    if coverage:  # the target's decoder never drew these poses: its swaps take the target's own
+        shares = [" / ".join(_share(coverage[d][angle]) for angle in ("yaw", "pitch")) for d in ("a2b", "b2a")]
+        rows.append(("sources beyond the target's training poses: yaw / pitch", shares[0], shares[1]))
     for part in ("face", "eyes", "mouth"):
         rows.append((f"expression kept: {part} NME (lower)", _number(a2b["expression_nme"][part]),
                      _number(b2a["expression_nme"][part])))

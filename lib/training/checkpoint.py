@@ -19,7 +19,7 @@ import numpy as np
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
 from lib.model import layers  # noqa: F401 (registers the custom layers the .keras files name)
-from lib.training.state import SNAPSHOTS, STATE, ModelConfig, State, TrainingConfig, check_files, now
+from lib.training.state import POSES, SNAPSHOTS, STATE, ModelConfig, State, TrainingConfig, check_files, now
 
 if TYPE_CHECKING:
     from lib.training.trainer import Trainer
@@ -128,6 +128,8 @@ def keep_copy(model_dir: Path, state: State, dest: Path) -> None:
         except OSError:
             shutil.copy2(source / name, temp / state.checkpoint / name)
     write_json_atomic(temp / STATE, state.to_json())
+    if (model_dir / POSES).is_file():  # what evaluate reads beside the model: the poses it was trained on
+        shutil.copy2(model_dir / POSES, temp / POSES)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(temp, dest)
 

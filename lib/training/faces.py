@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,6 +17,7 @@ from lib.align import resize_matrix, transform_points
 from lib.errors import FaceswapError
 from lib.facefile import face_paths, meta_from_json
 from lib.image import UnreadableImage, decode_image, png_metadata
+from lib.pose import ANGLES, head_pose, outside_share, pose_range
 
 log = logging.getLogger("faceswap.train")
 
@@ -36,6 +38,8 @@ class FaceSet:
     landmarks: np.ndarray | None
     names: list[str]
     skipped: dict[str, int] = field(default_factory=dict)
+    # (N, 2) yaw and pitch in degrees in the source frame (lib.pose), with the landmarks; None without them.
+    poses: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -53,6 +57,7 @@ class _Read:
     name: str
     image: np.ndarray | None = None
     landmarks: np.ndarray | None = None
+    pose: tuple[float, float] = (float("nan"), float("nan"))
     problem: str = ""
 
 
@@ -68,8 +73,10 @@ def _read_face(path: Path, size: int | None = None) -> _Read:
     if size is not None and image.shape[0] != size:
         image = _resize(image, size)
     # The image may have been resized after extract: the landmarks follow it.
-    landmarks = None if meta is None else meta.landmarks_at(image.shape[0]).astype(np.float32)
-    return _Read(path.name, image, landmarks)
+    if meta is None:
+        return _Read(path.name, image)
+    yaw, pitch, _ = head_pose(meta.face.landmarks, meta.frame_shape)
+    return _Read(path.name, image, meta.landmarks_at(image.shape[0]).astype(np.float32), (yaw, pitch))
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -148,4 +155,37 @@ def load_faces(folder: Path, size: int | None = None, max_bytes: int = MAX_CACHE
         if landmarks is not None and read.landmarks is not None:
             landmarks[i] = read.landmarks if side == target else transform_points(resize_matrix(side, target),
                                                                                    read.landmarks)
-    return FaceSet(images, landmarks, [r.name for r in good], dict(skipped))
+    poses = None if landmarks is None else np.array([r.pose for r in good], np.float32)
+    return FaceSet(images, landmarks, [r.name for r in good], dict(skipped), poses)
+
+
+# A side with this share of its faces in poses the other side's faces never show gets a warning at train's start.
+UNCOVERED = 0.25
+
+
+def pose_coverage(faces_a: FaceSet, faces_b: FaceSet) -> dict[str, Any] | None:
+    """What train keeps in MODEL/poses.json: the poses each side's faces cover (lib.pose.pose_range) and the
+    share of each side's faces outside the other's; None when a side has no landmarks.
+
+    A decoder draws its person in the poses it was shown: a face of A turned further than any face of B comes
+    out of the swap turned as B's faces are. evaluate reports the same share for its held-out faces."""
+    if faces_a.poses is None or faces_b.poses is None:
+        return None
+    covered = {"A": pose_range(faces_a.poses), "B": pose_range(faces_b.poses)}
+    return {"covered": covered, "faces": {"A": len(faces_a), "B": len(faces_b)},
+            "outside": {"A": outside_share(faces_a.poses, covered["B"]),
+                        "B": outside_share(faces_b.poses, covered["A"])}}
+
+
+def coverage_warnings(coverage: dict[str, Any]) -> list[str]:
+    """One line per side and angle where UNCOVERED or more of a side's faces are beyond the other's poses."""
+    lines = []
+    for side, other in (("A", "B"), ("B", "A")):
+        for angle, how in zip(ANGLES, ("turned", "tilted")):
+            share = coverage["outside"][side][angle]
+            low, high = coverage["covered"][other][angle]
+            if share >= UNCOVERED:
+                lines.append(f"{share:.0%} of the {side} faces are {how} ({angle}) beyond the {other} faces' "
+                             f"{low:g} to {high:g} degrees: their swaps to {other} lean toward {other}'s "
+                             f"{angle}; add faces of {other} in those poses")
+    return lines

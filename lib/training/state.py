@@ -17,7 +17,9 @@ STATE = "state.json"
 SNAPSHOTS = "snapshots"
 BEST = "best"
 # What a model folder may hold besides ckpt-*: the held-out history and its curves, the best checkpoint's copy.
-OURS = {STATE, SNAPSHOTS, BEST, "preview.png", "timelapse", "logs", "curves.json", "curves.png", "evaluation"}
+POSES = "poses.json"  # the poses each side's training faces cover (lib.training.faces.pose_coverage)
+OURS = {STATE, SNAPSHOTS, BEST, POSES, "preview.png", "timelapse", "logs", "curves.json", "curves.png",
+        "evaluation"}
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@ lib/evaluation, written as report.json and sheet.png."""
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from lib.errors import FaceswapError
@@ -23,7 +25,9 @@ from lib.media import FrameSource
 from lib.metrics import interocular
 from lib.model.swapper import Swapper, load_swapper
 from lib.occlusion import load_occluders
+from lib.pose import outside_share
 from lib.tables import markdown_table
+from lib.training.state import POSES
 from lib.types import Frame, Landmarks
 from plugins.convert import load_face_swapper
 from plugins.extract.align import AlignOptions
@@ -69,6 +73,17 @@ def _header(cfg: Config, model: Swapper, faces_a: HeldOutFaces, faces_b: HeldOut
     }
 
 
+def _pose_coverage(model_dir: Path, faces_a: HeldOutFaces, faces_b: HeldOutFaces) -> dict[str, Any] | None:
+    """Per direction, the share of held-out sources turned or tilted beyond the poses of the target's training
+    faces (MODEL/poses.json, written by train); None for a model trained before it was kept, or damaged."""
+    try:
+        covered = json.loads((model_dir / POSES).read_text(encoding="utf-8"))["covered"]
+        return {"a2b": outside_share(faces_a.poses(), covered["B"]),
+                "b2a": outside_share(faces_b.poses(), covered["A"])}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
 def run(cfg: Config) -> dict[str, Any]:
     """Evaluate the model; returns the report it also writes to report.json."""
     check(cfg)
@@ -91,7 +106,8 @@ def run(cfg: Config) -> dict[str, Any]:
     measurer = FaceMeasurer(Dlib68Aligner(AlignOptions()))
     with show_progress(face_steps(faces_a, faces_b), "evaluate", "face") as bar:
         scores, samples = evaluate_faces(swapper, faces_a, faces_b, measurer, progress=bar.update)
-    report = {**_header(cfg, model, faces_a, faces_b), **scores, "occlusion": None}
+    report = {**_header(cfg, model, faces_a, faces_b), **scores, "occlusion": None,
+              "pose_coverage": _pose_coverage(cfg.model_dir, faces_a, faces_b)}
     picture = None
     if occluders is not None:
         log.info("occlusion: %d occluders from %s over the held-out faces", len(occluders), cfg.occluders)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from lib.errors import FaceswapError
+from lib.fileio import write_json_atomic
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
 from lib.model.swapper import Swapper
 from lib.training.checkpoint import keep_copy, save_checkpoint
@@ -20,7 +21,7 @@ from lib.training.feed import Feed
 from lib.training.heldout import HeldOutCheck
 from lib.training.multiworker import Cluster, lost_worker_errors, lost_worker_reason
 from lib.training.preview import preview_grid
-from lib.training.state import BEST, ModelConfig, State, TrainingConfig
+from lib.training.state import BEST, POSES, ModelConfig, State, TrainingConfig
 from lib.training.tensorboard import TrainingLog
 from lib.training.trainer import Trainer
 from scripts.progress import progress as show_progress
@@ -70,11 +71,13 @@ class Loop:
 
     def __init__(self, cfg: Config, trainer: Trainer, config: ModelConfig, training: TrainingConfig, feed: Feed, *,
                  step: Any, state: State | None, check: HeldOutCheck | None = None,
-                 cluster: Cluster | None = None) -> None:
-        """step: trainer.make_step_function's, with votes when there is a cluster."""
+                 cluster: Cluster | None = None, poses: dict[str, Any] | None = None) -> None:
+        """step: trainer.make_step_function's, with votes when there is a cluster. poses: the training faces'
+        pose coverage (lib.training.faces.pose_coverage), kept in the model folder for evaluate."""
         self.cfg, self.trainer, self.config, self.training, self.feed, self.step = (
             cfg, trainer, config, training, feed, step)
         self.cluster = cluster
+        self.poses = poses
         self.chief = cluster is None or cluster.is_chief
         self.model_dir = cfg.model_dir
         self.state = state
@@ -109,6 +112,8 @@ class Loop:
         smooth: dict[str, float] = {}
         if self.chief:
             self.model_dir.mkdir(parents=True, exist_ok=True)
+            if self.poses is not None:
+                write_json_atomic(self.model_dir / POSES, self.poses)
             self.log = TrainingLog(self.model_dir / "logs")
         progress = show_progress(cfg.iterations, "train", "it", leave=False)
         plateau = False

@@ -17,7 +17,7 @@ from lib.model.loss_spec import parse_loss
 from lib.model.parts import ModelOptions
 from lib.swap import SwapOptions
 from lib.training.checkpoint import load_trainer_state
-from lib.training.faces import FaceSet, load_faces, shared_faces
+from lib.training.faces import FaceSet, coverage_warnings, load_faces, pose_coverage, shared_faces
 from lib.training.feed import Feed, FeedOptions, default_workers
 from lib.training.heldout import HeldOutCheck
 from lib.training.multiworker import (
@@ -80,6 +80,10 @@ def train(cfg: Config) -> Summary:
     faces_a = load_faces(cfg.input_a)
     faces_b = load_faces(cfg.input_b)
     _check_two_people(faces_a, faces_b, cfg)
+    coverage = pose_coverage(faces_a, faces_b)
+    if coverage is not None and (cluster is None or cluster.is_chief):
+        for line in coverage_warnings(coverage):
+            log.warning("%s", line)
     if cfg.seed is not None:
         keras.utils.set_random_seed(cfg.seed)
     policy = precision_policy(cfg.mixed_precision)
@@ -120,7 +124,8 @@ def train(cfg: Config) -> Summary:
     if xla:
         log.info("compiling the training step with XLA (--no-xla to turn it off)")
     step = trainer.make_step_function(strategy, xla, votes=cluster is not None)
-    loop = Loop(cfg, trainer, config, training, feed, step=step, state=state, check=heldout, cluster=cluster)
+    loop = Loop(cfg, trainer, config, training, feed, step=step, state=state, check=heldout, cluster=cluster,
+                poses=coverage)
     return loop.run(batches)
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lib.evaluation.held_out import load_held_out
 from lib.image import SYNTHETIC_KEY, png_text, read_image
+from lib.pose import outside_share
 from tests.conftest import DATA, assert_one_line_error, assert_quiet, run_cli
 from tests.model import extracted_faces
 
@@ -56,6 +58,12 @@ def test_evaluate_writes_report_sheet_and_table(setup: tuple[Path, Path, Path]) 
     assert read_image(sheet).shape[0] > 6 * 128  # six rows of faces above the table
     assert "| identity: retrieval as target (higher)" in result.stderr
     assert "video: seam gradient jump" in result.stderr
+    # The held-out sources against the poses train kept of the other side's faces (poses.json).
+    covered = json.loads((model / "poses.json").read_text())["covered"]
+    for direction, source, target in (("a2b", faces_a, "B"), ("b2a", faces_b, "A")):
+        expected = outside_share(load_held_out(source, 6).poses(), covered[target])
+        assert report["pose_coverage"][direction] == pytest.approx(expected, abs=1e-3)
+    assert "| sources beyond the target's training poses: yaw / pitch" in result.stderr
 
 
 def test_bad_input_is_one_line(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:

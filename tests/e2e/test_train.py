@@ -13,6 +13,8 @@ import pytest
 
 from lib.image import SYNTHETIC_KEY, png_text, read_image
 from lib.model.swapper import load_swapper
+from lib.pose import pose_range
+from lib.training.faces import load_faces
 from lib.training.state import read_state
 from scripts.console import NATIVE_LOG
 from tests.conftest import ROOT, assert_one_line_error, assert_quiet, run_cli
@@ -239,6 +241,10 @@ def test_heldout_evaluation_keeps_the_best_and_stops_on_a_plateau(split_faces: d
     assert "--stop-after-plateau" in result.stderr
     best = read_state(model / "best")
     assert best is not None and best.iteration == points[scores.index(min(scores))]["iteration"]
+    poses = json.loads((model / "poses.json").read_text())  # what evaluate compares held-out faces with
+    trained_a = load_faces(split_faces["train_A"]).poses
+    assert trained_a is not None and poses["covered"]["A"] == pose_range(trained_a)
+    assert (model / "best" / "poses.json").read_text() == (model / "poses.json").read_text()
     assert (model / "curves.png").is_file() and read_image(model / "curves.png").shape[0] > 200
     events = b"".join(p.read_bytes() for p in (model / "logs").iterdir())
     assert b"heldout/a2b/distance_to_target" in events and b"heldout/score" in events and b"preview" in events

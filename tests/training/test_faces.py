@@ -12,7 +12,8 @@ import pytest
 from lib.errors import FaceswapError
 from lib.facefile import read_face_meta
 from lib.image import png_metadata, write_png
-from lib.training.faces import load_faces
+from lib.pose import head_pose
+from lib.training.faces import FaceSet, coverage_warnings, load_faces, pose_coverage
 from tests.conftest import DATA
 from tests.training import extracted_faces
 
@@ -53,6 +54,8 @@ def test_extracted_faces_load_with_their_landmarks(faces_a: Path, caplog: pytest
     inner = faces.landmarks[:, 17:]
     assert inner.min() > 256 * 0.2 and inner.max() < 256 * 0.8
     assert len(_warnings(caplog, "only 25 faces")) == 1  # under 250: said, not refused
+    assert faces.poses is not None and faces.poses.shape == (25, 2)
+    np.testing.assert_allclose(faces.poses[3], head_pose(meta.face.landmarks, meta.frame_shape)[:2], atol=1e-3)
 
 
 def test_corrupt_files_are_skipped_and_counted(faces_a: Path, tmp_path: Path,
@@ -144,3 +147,31 @@ def test_non_square_images_are_skipped(faces_a: Path, tmp_path: Path) -> None:
 def test_faces_that_would_not_fit_in_memory_are_refused(faces_a: Path) -> None:
     with pytest.raises(FaceswapError, match="smaller --size"):
         load_faces(faces_a, max_bytes=10 * 256 * 256 * 3)
+
+
+def _subset(faces: FaceSet, keep: np.ndarray) -> FaceSet:
+    assert faces.landmarks is not None and faces.poses is not None
+    return FaceSet(faces.images[keep], faces.landmarks[keep], [faces.names[i] for i in keep], {},
+                   faces.poses[keep])
+
+
+def test_faces_turned_beyond_the_other_sides_are_told(faces_a: Path) -> None:
+    """The faces of one video split by how far they turn: the more turned half is outside the other half's poses,
+    and train says so; one set against itself is not."""
+    faces = load_faces(faces_a)
+    assert faces.poses is not None
+    order = np.argsort(faces.poses[:, 0])
+    assert faces.poses[order[-1], 0] - faces.poses[order[0], 0] > 4  # the video's faces do turn
+    low, high = _subset(faces, order[:12]), _subset(faces, order[13:])
+    coverage = pose_coverage(high, low)
+    assert coverage is not None and coverage["faces"] == {"A": 12, "B": 12}
+    assert coverage["outside"]["A"]["yaw"] > 0.5 and coverage["outside"]["B"]["yaw"] > 0.5
+    assert coverage["covered"]["B"]["yaw"][1] < coverage["covered"]["A"]["yaw"][1]
+    lines = coverage_warnings(coverage)
+    assert any(line.startswith(f"{coverage['outside']['A']['yaw']:.0%} of the A faces are turned (yaw) beyond the "
+                               "B faces'") for line in lines), lines
+    same = pose_coverage(faces, faces)
+    assert same is not None and max(same["outside"]["A"].values()) <= 0.2
+    assert coverage_warnings(same) == []
+    plain = FaceSet(faces.images, None, faces.names)
+    assert pose_coverage(plain, faces) is None

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import keras
 
-from lib.model.blocks import conv_block, output_heads, upscale_block
+from lib.model.blocks import output_heads, upscale_block
 from lib.model.layers import ChannelSlice
-from lib.model.parts import ModelOptions, ModelParts, check_size
+from lib.model.parts import ModelParts
+from plugins.train.model.original import Original
 
 SIDES = ("a", "b", "ab")  # the order of the codes in the encoder's output
 
 
-class Liae:
+class Liae(Original):
     """Encoder: strided 5x5 convolutions 64-128-256-512, then three "inter" codes of the flattened features
     (each Dense 512, Dense 4·4·256, an upscale to 8·8·128): inter_a, inter_b and inter_ab, side by side in its
     output. The decoder (upscales 128-64-32 to 64 px) is one model in both decoder_a and decoder_b: decoder_a
     draws from (inter_a, inter_ab), decoder_b from (inter_b, inter_ab).
 
     A's faces train (inter_a, inter_ab) and B's (inter_b, inter_ab); a swap of A to B reads A's face with
-    inter_b. Pose and expression pass through inter_ab and a decoder that has drawn both people in every pose
-    either was recorded in; a decoder per person (original, lightweight) draws only its own person's poses.
+    inter_b. Meant to carry pose and expression through inter_ab to a decoder that has drawn both people in
+    every pose either was recorded in, where a decoder per person (original, lightweight) draws only its own
+    person's poses; the README's quality section measures how far it does.
     """
 
     NAME = "liae"
@@ -29,19 +31,11 @@ class Liae:
     CODE = 128  # channels of each 8x8 code
     DECODER_FILTERS = (128, 64, 32)
 
-    def __init__(self, options: ModelOptions) -> None:
-        self.options = options
-        self.size = check_size(self.NAME, options.size, self.SIZE, self.SIZE, self.SIZE)
-
     def build(self) -> ModelParts:
-        inputs = keras.Input((self.size, self.size, 3), name="face")
-        x = inputs
-        for filters in self.ENCODER_FILTERS:
-            x = conv_block(x, filters)
-        features = keras.layers.Flatten()(x)
+        inputs, features = self._features()
         codes = [self._inter(features, f"inter_{side}") for side in SIDES]
         encoder = keras.Model(inputs, keras.layers.Concatenate(name="codes")(codes), name="encoder")
-        decoder = self._decoder()
+        decoder = self._shared_decoder()
         return ModelParts(encoder, self._side(decoder, "a"), self._side(decoder, "b"), self.size)
 
     def _inter(self, features: keras.KerasTensor, name: str) -> keras.KerasTensor:
@@ -50,7 +44,7 @@ class Liae:
         x = keras.layers.Reshape((4, 4, 2 * self.CODE), name=f"{name}_4x4")(x)
         return upscale_block(x, self.CODE)
 
-    def _decoder(self) -> keras.Model:
+    def _shared_decoder(self) -> keras.Model:
         inputs = keras.Input((8, 8, 2 * self.CODE), name="code")
         x = inputs
         for filters in self.DECODER_FILTERS:

@@ -12,20 +12,24 @@ class Original:
 
     NAME = "original"
     SIZE = 64
-    ENCODER_FILTERS = (128, 256, 512, 1024)
+    ENCODER_FILTERS: tuple[int, ...] = (128, 256, 512, 1024)
     DENSE = 1024  # the bottleneck, and the channels of the 4x4 map it is reshaped to
-    DECODER_FILTERS = (512, 256, 128, 64)  # the encoder's last upscale (4 → 8 px), then the decoders'
+    DECODER_FILTERS: tuple[int, ...] = (512, 256, 128, 64)  # the encoder's last upscale (4 → 8 px), then the decoders'
 
     def __init__(self, options: ModelOptions) -> None:
         self.options = options
         self.size = check_size(self.NAME, options.size, self.SIZE, self.SIZE, self.SIZE)
 
-    def build(self) -> ModelParts:
+    def _features(self) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+        """The encoder's input and its strided convolutions' features, flattened."""
         inputs = keras.Input((self.size, self.size, 3), name="face")
         x = inputs
         for filters in self.ENCODER_FILTERS:
             x = conv_block(x, filters)
-        x = keras.layers.Flatten()(x)
+        return inputs, keras.layers.Flatten()(x)
+
+    def build(self) -> ModelParts:
+        inputs, x = self._features()
         x = keras.layers.Dense(self.DENSE)(x)
         x = keras.layers.Dense(4 * 4 * self.DENSE)(x)
         x = keras.layers.Reshape((4, 4, self.DENSE))(x)

@@ -14,7 +14,8 @@ class Original:
     SIZE = 64
     ENCODER_FILTERS: tuple[int, ...] = (128, 256, 512, 1024)
     DENSE = 1024  # the bottleneck, and the channels of the 4x4 map it is reshaped to
-    DECODER_FILTERS: tuple[int, ...] = (512, 256, 128, 64)  # the encoder's last upscale (4 → 8 px), then the decoders'
+    # The encoder's last upscale (4 → 8 px), then the decoders'.
+    DECODER_FILTERS: tuple[int, ...] = (512, 256, 128, 64)
 
     def __init__(self, options: ModelOptions) -> None:
         self.options = options

@@ -64,6 +64,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # decoder that has drawn both people in all their poses.
     "liae-cm-b8": {"model": "liae", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
                    "batch_size": 8},
+    # LIAE as DeepFaceLab has it: B drawn from the shared code alone, so that a swap of A to B feeds the decoder
+    # a code in the form B's own faces train it.
+    "liae-oneway-cm-b8": {"model": "liae-oneway", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
+                          "batch_size": 8},
     # And the background blanked outside the face hull in the input too (DeepFaceLab's masked training): the
     # encoder has only the face to go by, not the two recordings' walls.
     "lightweight-cm-mi": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
@@ -169,13 +173,15 @@ def pose_coverage(folders: dict[str, Path]) -> dict[str, Any]:
 
 
 def coverage_table(coverage: dict[str, Any]) -> str:
+    from lib.pose import ANGLES
+
     rows = [[name, coverage[name]["faces"], *(" / ".join(f"{v:g}" for v in coverage[name][angle])
-                                               for angle in ("yaw", "pitch"))]
+                                               for angle in ANGLES)]
             for name in ("train_A", "held_A", "train_B", "held_B")]
     rows += [[f"{direction}: sources outside the target's 5-95 %", "-",
-              f"{coverage[direction]['yaw']:.0%}", f"{coverage[direction]['pitch']:.0%}"]
+              *(f"{coverage[direction][angle]:.0%}" for angle in ANGLES)]
              for direction in ("a2b", "b2a")]
-    return format_table(["faces", "count", "yaw deg 5 / 50 / 95 %", "pitch deg 5 / 50 / 95 %"], rows)
+    return format_table(["faces", "count", *(f"{angle} deg 5 / 50 / 95 %" for angle in ANGLES)], rows)
 
 
 # --- one recipe ------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """DeepFaceLab's LIAE at the lightweight model's width: one encoder, one decoder for both people, and the
-person carried by a code of their own beside a code both share. Made symmetric here, so it swaps both ways."""
+person carried by a code of their own beside a code both share: made symmetric (liae), so it swaps both ways,
+and as DeepFaceLab has it (liae-oneway), for swaps of A to B."""
 from __future__ import annotations
 
 import keras
@@ -8,8 +9,6 @@ from lib.model.blocks import output_heads, upscale_block
 from lib.model.layers import ChannelSlice
 from lib.model.parts import ModelParts
 from plugins.train.model.original import Original
-
-SIDES = ("a", "b", "ab")  # the order of the codes in the encoder's output
 
 
 class Liae(Original):
@@ -30,10 +29,12 @@ class Liae(Original):
     DENSE = 512
     CODE = 128  # channels of each 8x8 code
     DECODER_FILTERS = (128, 64, 32)
+    CODES = ("a", "b", "ab")  # the inter codes, in their order in the encoder's output
+    DRAWS = {"a": ("a", "ab"), "b": ("b", "ab")}  # decoder_<side> feeds the decoder these codes
 
     def build(self) -> ModelParts:
         inputs, features = self._features()
-        codes = [self._inter(features, f"inter_{side}") for side in SIDES]
+        codes = [self._inter(features, f"inter_{name}") for name in self.CODES]
         encoder = keras.Model(inputs, keras.layers.Concatenate(name="codes")(codes), name="encoder")
         decoder = self._shared_decoder()
         return ModelParts(encoder, self._side(decoder, "a"), self._side(decoder, "b"), self.size)
@@ -52,9 +53,22 @@ class Liae(Original):
         return keras.Model(inputs, output_heads(x, self.options.learn_mask), name="decoder")
 
     def _side(self, decoder: keras.Model, side: str) -> keras.Model:
-        """decoder_<side>: the encoder's codes → the decoder fed (inter_<side>, inter_ab)."""
-        inputs = keras.Input((8, 8, len(SIDES) * self.CODE), name="codes")
-        parts = [ChannelSlice(i * self.CODE, (i + 1) * self.CODE, name=f"inter_{name}")(inputs)
-                 for i, name in enumerate(SIDES) if name in (side, "ab")]
-        outputs = decoder(keras.layers.Concatenate()(parts))
+        """decoder_<side>: the encoder's codes → the decoder fed the codes DRAWS names for the side."""
+        inputs = keras.Input((8, 8, len(self.CODES) * self.CODE), name="codes")
+        slices = {name: ChannelSlice(i * self.CODE, (i + 1) * self.CODE, name=f"inter_{name}")(inputs)
+                  for i, name in enumerate(self.CODES) if name in self.DRAWS[side]}
+        outputs = decoder(keras.layers.Concatenate()([slices[name] for name in self.DRAWS[side]]))
         return keras.Model(inputs, outputs, name=f"decoder_{side}")
+
+
+
+class LiaeOneWay(Liae):
+    """DeepFaceLab's LIAE as DeepFaceLab has it, for swaps of A to B: B is drawn from (inter_ab, inter_ab), A from
+    (inter_a, inter_ab), and there is no inter_b. A swap of A to B feeds the decoder A's face through inter_ab
+    alone, the code both people's faces train, in the form B's faces train it. B to A (inter_a of B's face) is
+    the symmetric liae's swap. The README's quality section measures it against liae.
+    """
+
+    NAME = "liae-oneway"
+    CODES = ("a", "ab")
+    DRAWS = {"a": ("a", "ab"), "b": ("ab", "ab")}

@@ -29,8 +29,8 @@ class Liae(Original):
     DENSE = 512
     CODE = 128  # channels of each 8x8 code
     DECODER_FILTERS = (128, 64, 32)
-    CODES = ("a", "b", "ab")  # the inter codes, in their order in the encoder's output
-    DRAWS = {"a": ("a", "ab"), "b": ("b", "ab")}  # decoder_<side> feeds the decoder these codes
+    CODES: tuple[str, ...] = ("a", "b", "ab")  # the inter codes, in their order in the encoder's output
+    DRAWS: dict[str, tuple[str, str]] = {"a": ("a", "ab"), "b": ("b", "ab")}  # what decoder_<side> feeds it
 
     def build(self) -> ModelParts:
         inputs, features = self._features()

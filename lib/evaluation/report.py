@@ -88,6 +88,7 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 # What a swap should reach on held-out faces (issue 11; the README's table). The quality score divides each
 # metric by its target, so 1.0 means "on target" for every one of them on average.
+RETRIEVAL_TARGET = 0.98  # share of swaps recognised as the target person
 TARGETS = {"distance_to_target": 0.45, "yaw_error": 4.0, "pitch_error": 4.0, "face_nme": 0.055,
            "ssim_shortfall": 0.25}
 
@@ -95,14 +96,20 @@ TARGETS = {"distance_to_target": 0.45, "yaw_error": 4.0, "pitch_error": 4.0, "fa
 def quality_score(report: dict[str, Any]) -> float | None:
     """One number to rank checkpoints by, lower is better: the mean, over A->B and B->A, of the distance to the
     target person / 0.45, the yaw and pitch errors / 4 degrees, the face NME / 0.055, and (1 - SSIM) of A->A
-    and B->B / 0.25. None when a metric could not be measured."""
+    and B->B / 0.25; plus, for a direction whose swaps are not yet recognised as the target (retrieval under
+    RETRIEVAL_TARGET), its shortfall / (1 - RETRIEVAL_TARGET), halved. A model that still redraws the source keeps
+    its pose and expression perfectly; the added term ranks it behind any that swaps, and is 0 once both
+    directions swap. None when a metric could not be measured."""
     terms = []
+    shortfall = 0.0
     for direction, own in (("a2b", "a2a"), ("b2a", "b2b")):
         scores = report[direction]
         values = (scores["identity"]["to_target"], scores["pose_error_degrees"]["yaw"],
                   scores["pose_error_degrees"]["pitch"], scores["expression_nme"]["face"],
                   None if report[own]["ssim"] is None else 1 - report[own]["ssim"])
-        if any(value is None or not math.isfinite(value) for value in values):
+        retrieval = scores["identity"]["retrieval"]
+        if any(value is None or not math.isfinite(value) for value in (*values, retrieval)):
             return None
         terms += [value / target for value, target in zip(values, TARGETS.values())]
-    return float(np.mean(terms))
+        shortfall += max(0.0, RETRIEVAL_TARGET - retrieval) / (1 - RETRIEVAL_TARGET) / 2
+    return float(np.mean(terms)) + shortfall

@@ -9,9 +9,10 @@ from lib.plots import PANEL, plot_panels
 from lib.swap import border_fade
 
 
-def _report(distance: float, yaw: float, pitch: float, nme: float, ssim: float | None) -> dict:
-    side = {"identity": {"to_target": distance}, "pose_error_degrees": {"yaw": yaw, "pitch": pitch},
-            "expression_nme": {"face": nme}}
+def _report(distance: float, yaw: float, pitch: float, nme: float, ssim: float | None, *,
+            retrieval: float = 1.0) -> dict:
+    side = {"identity": {"to_target": distance, "retrieval": retrieval},
+            "pose_error_degrees": {"yaw": yaw, "pitch": pitch}, "expression_nme": {"face": nme}}
     return {"a2b": side, "b2a": side, "a2a": {"ssim": ssim}, "b2b": {"ssim": ssim}}
 
 
@@ -22,6 +23,18 @@ def test_quality_score_is_one_on_target_and_grows_with_each_metric() -> None:
     twice_the_yaw = _report(0.45, 8.0, 4.0, 0.055, 0.75)
     assert quality_score(twice_the_yaw) == pytest.approx(1.2)  # one of five terms doubled
     assert quality_score(_report(0.45, 4.0, 4.0, 0.055, None)) is None
+
+
+def test_quality_score_ranks_a_model_that_does_not_swap_yet_behind_one_that_does() -> None:
+    """The means over both directions of two real held-out evaluations (bench.quality on franck / cap12, 2-core
+    AMD EPYC): liae at 10 minutes, whose swaps still looked like their sources (retrieval 0.69 and 0.0) and so
+    kept pose and expression, and liae-oneway at 30 minutes, whose swaps were the target and kept less of both.
+    By the mean of the metrics alone the first ranks better (1.27 against 1.46)."""
+    not_yet = _report(0.63, 5.6, 5.3, 0.050, 0.67, retrieval=0.35)
+    swapping = _report(0.52, 9.0, 7.3, 0.070, 0.80, retrieval=1.0)
+    assert quality_score(not_yet) > quality_score(swapping)
+    assert quality_score(_report(0.45, 4.0, 4.0, 0.055, 0.75, retrieval=0.98)) == pytest.approx(1.0)
+    assert quality_score(_report(0.45, 4.0, 4.0, 0.055, 0.75, retrieval=0.97)) == pytest.approx(1.5)
 
 
 def test_panels_draw_lines_and_targets() -> None:

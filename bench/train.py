@@ -1,6 +1,7 @@
 """Benchmark `train`: EGs/s (faces of both sides per second) per model, batch size and precision, the model
 step alone (batches made beforehand) and end to end (the feed's tf.data pipeline running beside it on the
-same cores); the first step (graph building), the feed alone, and peak memory.
+same cores); the first step (graph building), the feed alone, and peak memory; and each model's step with
+its 4x4 maps convolved by Keras' Conv2D instead of PatchConv2D (the "4x4 maps" column).
 
     python -m bench.train [--models original lightweight residual] [--batches 16 64]
                           [--precisions float32 mixed_bfloat16] [--seconds 30] [--faces-a DIR --faces-b DIR]
@@ -38,6 +39,7 @@ from bench.common import (
     timed,
     write_json,
 )
+from plugins.train.model import REGISTRY
 
 MODELS = ("original", "lightweight", "residual")
 BATCHES = (16, 64)
@@ -81,7 +83,7 @@ def peak_gflops() -> float | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=list(REGISTRY), default=list(MODELS))
     parser.add_argument("--batches", nargs="+", type=int, default=list(BATCHES), help="batch sizes per side")
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=None,
                         help="dtype policies (default: float32; bf16 for original at batch 16 too)")
@@ -166,6 +168,7 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
     import keras
     import tensorflow as tf
 
+    from lib.model import blocks
     from lib.model.parts import ModelOptions
     from lib.training.faces import load_faces
     from lib.training.feed import Feed, FeedOptions
@@ -174,6 +177,8 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
     from plugins.train.model import REGISTRY
 
     keras.mixed_precision.set_global_policy(spec["precision"])
+    if not spec.get("patch_conv", True):  # every convolution a Conv2D, as before PatchConv2D
+        blocks.PATCH_CONV_PIXELS = 0
     sets = [load_faces(folder) for folder in faces]
     plugin = load_plugin(REGISTRY, "model", spec["model"])(ModelOptions())
     trainer = Trainer(plugin.build(), LossOptions(), concat=spec["concat"])
@@ -229,7 +234,8 @@ def worker(spec: dict[str, Any], result: Path, faces: tuple[Path, Path], seconds
 # --- the driver -------------------------------------------------------------------------------------------
 
 def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """What to measure: every model x batch in float32 (end to end too), bf16 as asked, the concat check."""
+    """What to measure: every model x batch in float32 (end to end too), bf16 as asked, the concat check, and
+    each model's step with its 4x4 maps convolved by Conv2D rather than PatchConv2D."""
     found: list[dict[str, Any]] = [{"kind": "feed"}]
     for model in args.models:
         for batch in args.batches:
@@ -238,6 +244,9 @@ def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
             for precision in precisions:
                 found.append({"kind": "model", "model": model, "batch": batch, "precision": precision,
                               "concat": True, "end_to_end": precision == "float32" and not args.no_end_to_end})
+            if batch == min(args.batches) and not args.quick:  # next to its pair: a ratio on a busy host
+                found.append({"kind": "model", "model": model, "batch": batch, "precision": "float32",
+                              "concat": True, "end_to_end": False, "patch_conv": False})
     if "original" in args.models and not args.quick:
         base = {"kind": "model", "model": "original", "batch": min(args.batches), "precision": "float32",
                 "end_to_end": False}
@@ -281,7 +290,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
         e2e = r.get("end_to_end")
         rows.append([r["model"], r["size"], f"{r['parameters'] / 1e6:.1f} M", r["batch"],
                      r["precision"].replace("mixed_", ""), "one batch" if r["concat"] else "apart",
-                     "on" if r.get("onednn", True) else "off",
+                     "on" if r.get("onednn", True) else "off", "matmul" if r.get("patch_conv", True) else "Conv2D",
                      r["alone"]["egs_per_s"], e2e["egs_per_s"] if e2e else "-",
                      r.get("train_gflop_per_face", "-"), _gflops(r["alone"]["egs_per_s"], r, peak),
                      r["first_step_s"],
@@ -290,10 +299,12 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
              "EGs/s = faces of both sides per second (a step of batch B trains 2B faces). alone: batches made "
              "beforehand; end to end: the feed's tf.data pipeline on the same cores.",
              format_table(["model", "px", "params", "batch", "precision", "A+B in encoder", "oneDNN",
+                           "4x4 maps",
                            "EGs/s alone", "EGs/s end to end", "GFLOP per EG", "GFLOP/s alone (% of peak)",
                            "first step s", "steps timed", "peak RSS MB"], rows)]
     original = [r for r in results if r["kind"] == "model" and r["model"] == "original" and r["batch"] == 16
-                and r["precision"] == "float32" and r["concat"] and r.get("onednn", True)]
+                and r["precision"] == "float32" and r["concat"] and r.get("onednn", True)
+                and r.get("patch_conv", True)]
     if original:
         measured = original[0].get("end_to_end") or original[0]["alone"]
         best, how = measured["egs_per_s"], "end to end" if original[0].get("end_to_end") else "alone"

@@ -6,9 +6,12 @@ from typing import Any
 
 import keras
 
-from lib.model.layers import PixelShuffle
+from lib.model.layers import PatchConv2D, PixelShuffle
 
 LEAK = 0.1  # LeakyReLU slope of the classic deepfakes models
+# Maps this many pixels across or fewer are convolved as a matrix product (PatchConv2D): 2-5x faster there
+# on a CPU; from 8 px on, Conv2D is as fast or faster.
+PATCH_CONV_PIXELS = 4
 
 
 def _norm(x: Any, norm: str | None, groups: int = 16) -> Any:
@@ -32,7 +35,8 @@ def conv_block(x: Any, filters: int, kernel: int = 5, strides: int = 2, norm: st
 
 def upscale_block(x: Any, filters: int, kernel: int = 3, norm: str | None = None) -> Any:
     """Double the size: a convolution to filters·4 channels, LeakyReLU, pixel shuffle to filters channels."""
-    x = keras.layers.Conv2D(filters * 4, kernel, padding="same")(x)
+    small = x.shape[1] is not None and x.shape[1] <= PATCH_CONV_PIXELS
+    x = (PatchConv2D if small else keras.layers.Conv2D)(filters * 4, kernel, padding="same")(x)
     x = _norm(x, norm)
     x = keras.layers.LeakyReLU(LEAK)(x)
     return PixelShuffle(2)(x)

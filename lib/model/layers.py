@@ -43,3 +43,30 @@ class ChannelSlice(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package="faceswap")
+class PatchConv2D(keras.layers.Conv2D):
+    """A stride-1 'same' Conv2D computed as one matrix product: the kernel times the input's k·k shifted copies
+    side by side. Same weights and outputs as Conv2D. Used on the maps of a few pixels behind the models'
+    bottleneck, where a CPU's convolution is slow: 2-5x slower forward and back than this on 4x4 maps (the
+    "4x4 maps" rows of `python -m bench.train` measure a whole step each way). A matrix product runs near a
+    CPU's or a GPU's peak at any size.
+    """
+
+    def __init__(self, filters: int, kernel_size: Any, **kwargs: Any) -> None:
+        super().__init__(filters, kernel_size, **kwargs)
+        if (tuple(self.strides) != (1, 1) or tuple(self.dilation_rate) != (1, 1) or self.padding != "same"
+                or self.groups != 1 or self.data_format != "channels_last"):
+            raise ValueError("PatchConv2D takes stride 1, no dilation, 'same' padding, one group, channels last")
+
+    def convolution_op(self, inputs: Any, kernel: Any) -> Any:
+        height, width = inputs.shape[1], inputs.shape[2]
+        if height is None or width is None:
+            return super().convolution_op(inputs, kernel)
+        rows, cols = self.kernel_size
+        top, left = (rows - 1) // 2, (cols - 1) // 2  # as TensorFlow pads 'same'
+        padded = keras.ops.pad(inputs, [[0, 0], [top, rows - 1 - top], [left, cols - 1 - left], [0, 0]])
+        patches = keras.ops.concatenate([padded[:, i:i + height, j:j + width, :]
+                                         for i in range(rows) for j in range(cols)], axis=-1)
+        return keras.ops.matmul(patches, keras.ops.reshape(kernel, (-1, self.filters)))

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from lib.errors import FaceswapError
-from lib.model.layers import PixelShuffle
+from lib.model.layers import PatchConv2D, PixelShuffle
 from lib.model.parts import ModelOptions, ModelParts
 from lib.model.swapper import load_swapper
 from lib.training.checkpoint import load_trainer_state, save_checkpoint
@@ -53,6 +53,37 @@ def test_pixel_shuffle_round_trips_through_its_config() -> None:
     x = np.arange(2 * 3 * 3 * 8, dtype=np.float32).reshape(2, 3, 3, 8)
     np.testing.assert_array_equal(clone(x), tf.nn.depth_to_space(x, 2))
     assert keras.saving.get_registered_name(PixelShuffle) == "faceswap>PixelShuffle"
+
+
+def test_patch_conv_is_conv2d_forward_and_back_and_reloads_in_safe_mode(sets: tuple[FaceSet, FaceSet],
+                                                                        tmp_path: Path) -> None:
+    # Real faces folded into 4x4 maps of 16·16·3 channels, the size of the maps behind the models' bottleneck.
+    maps = tf.nn.space_to_depth(_batch(sets, 2)["target_a"], 16)
+    for kernel in (3, 4, 5):  # odd and even kernels pad 'same' differently
+        conv, patch = keras.layers.Conv2D(32, kernel, padding="same"), PatchConv2D(32, kernel, padding="same")
+        conv.build(maps.shape)
+        patch.build(maps.shape)
+        patch.set_weights([conv.kernel.numpy(), np.linspace(-1, 1, 32, dtype=np.float32)])
+        conv.bias.assign(patch.bias)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(maps)
+            want, got = conv(maps), patch(maps)
+            want_loss, got_loss = tf.reduce_sum(want ** 2), tf.reduce_sum(got ** 2)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+        for grad_got, grad_want in zip(tape.gradient(got_loss, [maps, patch.kernel, patch.bias]),
+                                       tape.gradient(want_loss, [maps, conv.kernel, conv.bias]), strict=True):
+            np.testing.assert_allclose(grad_got, grad_want, rtol=1e-3, atol=1e-3)
+    inputs = keras.Input((4, 4, maps.shape[-1]))
+    model = keras.Model(inputs, PatchConv2D(8, 3, padding="same", name="patch")(inputs))
+    model.save(tmp_path / "patch.keras")
+    loaded = keras.saving.load_model(tmp_path / "patch.keras", safe_mode=True)
+    assert isinstance(loaded.get_layer("patch"), PatchConv2D)
+    np.testing.assert_array_equal(loaded(maps), model(maps))
+    with pytest.raises(ValueError, match="stride 1"):
+        PatchConv2D(8, 3, strides=2, padding="same")
+    # The models convolve their 4x4 maps with it, and nothing larger.
+    encoder = _parts("original").encoder
+    assert [layer.input.shape[1] for layer in encoder.layers if isinstance(layer, PatchConv2D)] == [4]
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

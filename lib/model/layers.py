@@ -48,10 +48,10 @@ class ChannelSlice(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="faceswap")
 class PatchConv2D(keras.layers.Conv2D):
     """A stride-1 'same' Conv2D computed as one matrix product: the kernel times the input's k·k shifted copies
-    side by side. Same weights and outputs as Conv2D. Used on the maps of a few pixels behind the models'
-    bottleneck, where a CPU's convolution is slow: 2-5x slower forward and back than this on 4x4 maps (the
-    "4x4 maps" rows of `python -m bench.train` measure a whole step each way). A matrix product runs near a
-    CPU's or a GPU's peak at any size.
+    side by side. Same weights and outputs as Conv2D. Used on the wide maps of a few pixels behind the models'
+    bottleneck, where a CPU's convolution is slow: 1.7-2.2x slower forward and back than this on 4x4 maps of
+    512-1024 channels with oneDNN, 2-5x without (lib.model.blocks; the "4x4 maps" rows of `python -m bench.train`
+    measure a whole step each way). A matrix product runs near a CPU's or a GPU's peak at any size.
     """
 
     def __init__(self, filters: int, kernel_size: Any, **kwargs: Any) -> None:

@@ -1,6 +1,7 @@
 """The command line: fast help, one-line errors, exit codes."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,22 @@ def test_command_help_does_not_import_heavy_modules(command: str, option: str) -
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert option in result.stdout
     assert "HEAVY []" in result.stdout
+
+
+@pytest.mark.parametrize("module", ["scripts.demo.run", "scripts.evaluate.run"])
+def test_tensorflow_loads_with_onednn_asked_for_whatever_command_imports_it_first(module: str) -> None:
+    # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, on import; on an AVX2 CPU its default (off) trains at half
+    # speed. demo and bench.quality import TensorFlow through convert and evaluate before they train.
+    code = ("import builtins, os\nseen = []\nreal = builtins.__import__\n"
+            "def hook(name, *args, **kwargs):\n"
+            "    if name.split('.')[0] == 'tensorflow' and not seen:\n"
+            "        seen.append(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))\n"
+            "    return real(name, *args, **kwargs)\n"
+            f"builtins.__import__ = hook\nimport {module}\nprint('ONEDNN', seen)")
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                            check=True)
+    assert "ONEDNN ['1']" in result.stdout
 
 
 def test_missing_input_is_one_line_error(tmp_path) -> None:

@@ -174,7 +174,6 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
     from lib.training.feed import Feed, FeedOptions
     from lib.training.trainer import LossOptions, Trainer
     from plugins.registry import load_plugin
-    from plugins.train.model import REGISTRY
 
     keras.mixed_precision.set_global_policy(spec["precision"])
     if not spec.get("patch_conv", True):  # every convolution a Conv2D, as before PatchConv2D

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,12 +164,21 @@ def _time_steps(step: Any, next_batch: Any, seconds: float, faces_per_step: int)
             "cores_busy": timing.cpu_share}
 
 
+def _layers(model: Any) -> Iterator[Any]:
+    """Every layer of a model, those of the models inside it included."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
+
+
 def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> dict[str, Any]:
     """One model, batch size and precision: first step, step alone, end to end (float32 only)."""
     import keras
     import tensorflow as tf
 
     from lib.model import blocks
+    from lib.model.layers import PatchConv2D
     from lib.model.parts import ModelOptions
     from lib.training.faces import load_faces
     from lib.training.feed import Feed, FeedOptions
@@ -176,11 +186,17 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
     from plugins.registry import load_plugin
 
     keras.mixed_precision.set_global_policy(spec["precision"])
-    if not spec.get("patch_conv", True):  # every convolution a Conv2D, as before PatchConv2D
-        blocks.PATCH_CONV_PIXELS = 0
-    sets = [load_faces(folder) for folder in faces]
     plugin = load_plugin(REGISTRY, "model", spec["model"])(ModelOptions())
-    trainer = Trainer(plugin.build(), LossOptions(), concat=spec["concat"])
+    built = plugin.build()
+    if not spec.get("patch_conv", True):  # every convolution a Conv2D, as before PatchConv2D
+        if not any(isinstance(layer, PatchConv2D) for part in (built.encoder, built.decoder_a, built.decoder_b)
+                   for layer in _layers(part)):
+            return {**spec, "skipped": "no 4x4 maps of 512 channels or more: its convolutions are all Conv2D"}
+        blocks.PATCH_CONV_PIXELS = 0
+        keras.backend.clear_session()
+        built = plugin.build()
+    sets = [load_faces(folder) for folder in faces]
+    trainer = Trainer(built, LossOptions(), concat=spec["concat"])
     trainer.build_optimizers()
     batch = spec["batch"]
     feed = Feed(sets[0], sets[1], FeedOptions(size=plugin.size, batch_size=batch, seed=0))
@@ -283,8 +299,9 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
     peak = info.get("peak_gflops")
     rows = []
     feed = next((r for r in results if r["kind"] == "feed"), None)
+    skipped = [r for r in results if r.get("skipped")]
     for r in results:
-        if r["kind"] != "model":
+        if r["kind"] != "model" or r.get("skipped"):
             continue
         e2e = r.get("end_to_end")
         rows.append([r["model"], r["size"], f"{r['parameters'] / 1e6:.1f} M", r["batch"],
@@ -313,6 +330,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
         if per_face and peak:
             lines.append(f"this CPU's float32 peak ({peak:.0f} GFLOP/s) allows at most {peak / per_face:.1f} "
                          f"EGs/s for the original model ({per_face:.1f} GFLOP per face trained)")
+    lines += [f"{r['model']} with Conv2D only: not measured ({r['skipped']})" for r in skipped]
     if feed:
         lines.append(f"feed alone (64 px, batch 16, {feed['workers']} workers): {feed['samples_per_s']:.0f} "
                      f"samples/s, {feed['samples_per_cpu_s']:.0f} per CPU-second, {feed['cores_busy']:.2f} "

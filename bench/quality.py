@@ -60,6 +60,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # Twice the updates in the same time: a batch of 8.
     "lightweight-cm-b8": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
                           "batch_size": 8},
+    # And half the faces of each side turned to the head pose of a face of the other side (--pose-transfer):
+    # each decoder is shown its person in the poses a swap will ask of it.
+    "lightweight-cm-b8-pt": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
+                             "batch_size": 8, "pose_transfer": 0.5},
     # DeepFaceLab's LIAE (one decoder for both people) with the same training: pose and expression through a
     # decoder that has drawn both people in all their poses.
     "liae-cm-b8": {"model": "liae", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,

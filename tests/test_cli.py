@@ -76,6 +76,7 @@ SIMM, SCHNEIDER = "{data}/chips/John_Simm", "{data}/chips/John_Schneider"
     (("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{tmp}/model", "--occlusion-aug", "0.5"), "add --learn-mask"),
     (("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{tmp}/model", "--learn-mask", "--occlusion-aug", "2"),
      "--occlusion-aug"),
+    (("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{tmp}/model", "--pose-transfer", "1.5"), "--pose-transfer"),
     (("convert", "-i", "{data}/peer/test.mp4", "-o", "{tmp}/o.mp4", "-m", "{tmp}/nope"), "model folder not found"),
     (("evaluate", "-m", "{tmp}/damaged", "-A", "{tmp}/nope", "-B", "{tmp}/nope"), "-A face folder not found"),
 ])

@@ -44,13 +44,22 @@ def interpolation(matrix: Matrix) -> int:
     return cv2.INTER_CUBIC if abs(np.linalg.det(matrix[:, :2])) > 1.0 + 1e-6 else cv2.INTER_LINEAR
 
 
-def warp_maps(rng: np.random.Generator, matrix: Matrix, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """cv2.remap maps for a size x size output: the affine matrix (source -> output) after a random grid warp.
+def warp_maps(rng: np.random.Generator, matrix: Matrix, size: int,
+              moved: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps for a size x size output: the affine matrix (source -> output) after a random grid warp
+    (and after the backward offsets `moved` of landmark_offsets, when given).
 
-    Composing both into one map resamples the source once. Returns two float32 (size, size) arrays.
+    Composing them into one map resamples the source once. Returns two float32 (size, size) arrays.
     """
     control = rng.normal(0.0, WARP_SCALE * size, (WARP_GRID, WARP_GRID, 2)).astype(np.float32)
     offsets = cv2.resize(control, (size, size), interpolation=cv2.INTER_CUBIC)
+    return offset_maps(matrix, offsets if moved is None else offsets + moved)
+
+
+def offset_maps(matrix: Matrix, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps for an output of offsets' size: output pixel p reads the source where the affine matrix
+    (source -> output) takes p + offsets[p]."""
+    size = offsets.shape[0]
     grid = np.arange(size, dtype=np.float32)
     x = grid[None, :] + offsets[..., 0]
     y = grid[:, None] + offsets[..., 1]
@@ -58,6 +67,26 @@ def warp_maps(rng: np.random.Generator, matrix: Matrix, size: int) -> tuple[np.n
     map_x = inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]
     map_y = inverse[1, 0] * x + inverse[1, 1] * y + inverse[1, 2]
     return map_x, map_y
+
+
+def landmark_offsets(source: np.ndarray, moved: np.ndarray, size: int, *, sigma: float = 0.2,
+                     coarse: int = 16) -> np.ndarray:
+    """Backward offsets (size, size, 2) float32 that move points `source` to `moved` (both (K, 2), in output
+    pixels): output pixel p reads p + offset(p), so at each moved point it reads about its source point.
+
+    A Gaussian radial basis fit (width sigma x size) of the points' offsets, evaluated on a coarse grid and
+    enlarged: smooth, and fading to no move a few widths away from every point (the crop's border stays put).
+    """
+    scale = sigma * size
+    points = moved.astype(np.float64) / scale
+    wanted = (source - moved).astype(np.float64)
+    gram = np.exp(-0.5 * ((points[:, None] - points[None]) ** 2).sum(-1))
+    weights = np.linalg.solve(gram + 1e-1 * np.eye(len(points)), wanted)  # the small ridge: coincident points
+    grid = (np.arange(coarse) + 0.5) * (size / coarse) - 0.5
+    nodes = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2) / scale
+    field = np.exp(-0.5 * ((nodes[:, None] - points[None]) ** 2).sum(-1)) @ weights
+    return cv2.resize(field.reshape(coarse, coarse, 2).astype(np.float32), (size, size),
+                      interpolation=cv2.INTER_CUBIC)
 
 
 def bgr_to_lab(images: np.ndarray) -> np.ndarray:

@@ -17,10 +17,15 @@ from lib.align import MIRROR_68, compose, coverage_matrix, invert, resize_matrix
 from lib.errors import check_range
 from lib.masks import blank_background, hull_mask, region_weights
 from lib.occlusion import OccluderMaker, paste, place, skin_box
+from lib.pose import turn_landmarks
 from lib.training import augment
 from lib.training.faces import FaceSet
 
 KEYS = ("warped", "target", "mask", "weight", "occluder")
+
+
+# The most pose_transfer turns a face (degrees, yaw and pitch each): beyond, the warp stretches the far cheek.
+MAX_TURN = 25.0
 
 
 def default_workers() -> int:
@@ -50,6 +55,10 @@ class FeedOptions:
     # Share of input faces with an occluder pasted over them (lib/occlusion.py): the mask target then leaves the
     # occluder out and the reconstruction loss ignores its pixels.
     occlusion: float = 0.0
+    # Share of faces redrawn, input and target alike, turned to the head pose (yaw, pitch) of a random face of
+    # the other person: a decoder learns its person in the other's poses too, as far as a smooth 2D warp of the
+    # face shows them (no new side of the head is drawn).
+    pose_transfer: float = 0.0
     workers: int = 2
     seed: int | None = None
 
@@ -62,6 +71,7 @@ class FeedOptions:
         check_range("random shift", self.shift, 0, 0.5)
         check_range("flip probability", self.flip, 0, 1)
         check_range("occlusion share", self.occlusion, 0, 1)
+        check_range("pose transfer share", self.pose_transfer, 0, 1)
 
 
 def _to_float(images: np.ndarray) -> np.ndarray:
@@ -89,6 +99,8 @@ class _Side:
             self.images = np.stack([blank_background(image, transform_points(to_cache, points))
                                     for image, points in zip(self.images, faces.landmarks)])
         self.landmarks = faces.landmarks
+        self.poses = faces.poses  # (yaw, pitch) of each face in its frame: what pose_transfer lends
+        self.size = size
         self.crop = coverage_matrix(np.eye(2, 3), size, options.coverage, n)
         self.options = options
         self.stats: np.ndarray | None = None
@@ -135,15 +147,20 @@ class _Side:
             matrix = compose(transform, self.crop)  # face pixels -> crop pixels
             sample = compose(matrix, self.from_cache)
             flags = augment.interpolation(sample)
-            pair[1, j] = cv2.warpAffine(self.images[i], sample, (n, n), flags=flags,
-                                        borderMode=cv2.BORDER_REPLICATE)
+            landmarks, moved = self._borrowed_pose(rng, i, matrix, other)
+            if moved is None:
+                pair[1, j] = cv2.warpAffine(self.images[i], sample, (n, n), flags=flags,
+                                            borderMode=cv2.BORDER_REPLICATE)
+            else:
+                map_x, map_y = augment.offset_maps(sample, moved)
+                pair[1, j] = cv2.remap(self.images[i], map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
             if opts.warp:
-                map_x, map_y = augment.warp_maps(rng, sample, n)
+                map_x, map_y = augment.warp_maps(rng, sample, n, moved)
                 pair[0, j] = cv2.remap(self.images[i], map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
             else:
                 pair[0, j] = pair[1, j]
-            if self.landmarks is not None:
-                points = transform_points(matrix, self.landmarks[i])
+            if landmarks is not None:
+                points = transform_points(matrix, landmarks)
                 points = points[MIRROR_68] if flipped else points
                 mask[j, ..., 0] = hull_mask(points, n)
                 weight[j, ..., 0] = region_weights(points, n, opts.eye_multiplier, opts.mouth_multiplier)
@@ -158,6 +175,24 @@ class _Side:
                     occluders[j, ..., 0] = alpha
         images = self._colour(rng, _to_float(pair), indices, other)
         return {"warped": images[0], "target": images[1], "mask": mask, "weight": weight, "occluder": occluders}
+
+    def _borrowed_pose(self, rng: np.random.Generator, index: int, matrix: np.ndarray,
+                       other: _Side) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Face `index`'s landmarks (face pixels), for options.pose_transfer of the faces turned to the head pose
+        of a random face of the other side (lib.pose.turn_landmarks); and the backward offsets in crop pixels
+        that move its pixels so (None when not moved)."""
+        own = None if self.landmarks is None else self.landmarks[index]
+        if (own is None or self.poses is None or other.poses is None or self.options.pose_transfer <= 0
+                or rng.random() >= self.options.pose_transfer):
+            return own, None
+        turn = np.clip(other.poses[rng.integers(len(other))] - self.poses[index], -MAX_TURN, MAX_TURN)
+        moved = (turn_landmarks(own, float(turn[0]), float(turn[1]), self.size) if np.isfinite(turn).all()
+                 else None)
+        if moved is None:
+            return own, None
+        offsets = augment.landmark_offsets(transform_points(matrix, own), transform_points(matrix, moved),
+                                           self.options.size)
+        return moved, offsets
 
     def _colour(self, rng: np.random.Generator, pair: np.ndarray, indices: np.ndarray,
                 other: _Side) -> np.ndarray:

@@ -54,6 +54,7 @@ class TrainingConfig:
     motion_blur: float
     warp: bool
     occlusion_aug: float = 0.0  # share of input faces with an occluder pasted over them (lib/occlusion.py)
+    pose_transfer: float = 0.0  # share of faces turned to a head pose of the other side's (lib/training/feed.py)
 
 
 @dataclass(frozen=True)

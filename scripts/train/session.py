@@ -113,9 +113,10 @@ def train(cfg: Config) -> Summary:
         batches = _worker_batches(strategy, feed)
     where = (f", {cluster.workers} workers ({replicas} devices)" if cluster
              else f", {replicas} devices" if replicas > 1 else "")
-    log.info("training %s (%d px, coverage %g%s%s%s) on %d A and %d B faces, batch %d, %s%s: %s, %s",
+    log.info("training %s (%d px, coverage %g%s%s%s%s) on %d A and %d B faces, batch %d, %s%s: %s, %s",
              config.model, config.size, config.coverage, ", mask" if config.learn_mask else "",
              f", occluders on {training.occlusion_aug:.0%} of faces" if training.occlusion_aug else "",
+             f", turned to the other's poses {training.pose_transfer:.0%}" if training.pose_transfer else "",
              ", GAN" if config.gan else "", len(faces_a), len(faces_b), training.batch_size, policy, where,
              cfg.model_dir, f"resuming at iteration {start}" if state else "new model")
     chief = cluster is None or cluster.is_chief
@@ -151,9 +152,9 @@ def _feed(cfg: Config, config: ModelConfig, training: TrainingConfig, faces: tup
     return Feed(*faces, FeedOptions(
         size=config.size, coverage=config.coverage, batch_size=batch_size, warp=training.warp,
         color_match=training.color_match, motion_blur=training.motion_blur, mask_input=config.mask_input,
-        occlusion=training.occlusion_aug, eye_multiplier=config.eye_multiplier,
-        mouth_multiplier=config.mouth_multiplier, workers=cfg.workers or default_workers(),
-        seed=pipeline_seed(cfg.seed, pipeline)))
+        occlusion=training.occlusion_aug, pose_transfer=training.pose_transfer,
+        eye_multiplier=config.eye_multiplier, mouth_multiplier=config.mouth_multiplier,
+        workers=cfg.workers or default_workers(), seed=pipeline_seed(cfg.seed, pipeline)))
 
 
 def _make_strategy(cfg: Config, cluster: Cluster | None) -> tf.distribute.Strategy:

@@ -196,3 +196,40 @@ def test_feed_blanks_the_background_of_input_and_target(faces: FaceSet) -> None:
     centre = (slice(None), slice(24, 40), slice(24, 40))  # the face itself is as it was
     np.testing.assert_allclose(masked.make_batch(0)["target_a"][centre], plain.make_batch(0)["target_a"][centre],
                                atol=1e-6)
+
+
+def test_a_face_turned_by_pose_transfer_reads_to_dlib_as_turned_that_much(faces: FaceSet) -> None:
+    """lib.pose.turn_landmarks and augment.landmark_offsets warp a real face (the extracted 256 px PNG) to another
+    head pose; dlib's landmarks on the warped pixels, through lib.pose, read the asked turn back."""
+    from lib.align import predictor_box
+    from lib.pose import head_pose, turn_landmarks
+    from lib.types import Detection
+    from plugins.extract.align import AlignOptions
+    from plugins.extract.align.dlib68 import Dlib68Aligner
+
+    assert faces.landmarks is not None
+    aligner = Dlib68Aligner(AlignOptions())
+    size = faces.size
+
+    def read(image: np.ndarray, near: np.ndarray) -> np.ndarray:
+        found = aligner.align(image, [Detection(predictor_box(near), 1.0)])[0]
+        return np.array(head_pose(found, (size, size))[:2])
+
+    asked = np.array([(14.0, 0.0), (-14.0, 0.0), (0.0, -9.0), (10.0, 7.0)])
+    errors, landmark_errors = [], []
+    for index in range(0, len(faces), 6):
+        image, own = faces.images[index], faces.landmarks[index]
+        before = read(image, own)
+        for turn in asked:
+            moved = turn_landmarks(own, float(turn[0]), float(turn[1]), size)
+            assert moved is not None
+            map_x, map_y = augment.offset_maps(np.eye(2, 3), augment.landmark_offsets(own, moved, size))
+            turned = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            found = aligner.align(turned, [Detection(predictor_box(moved), 1.0)])[0]
+            landmark_errors.append(np.abs(found - moved).mean())
+            errors.append(np.array(head_pose(found, (size, size))[:2]) - before - turn)
+    errors_array = np.abs(np.asarray(errors))
+    assert errors_array.mean() < 2.0 and errors_array.max() < 6.0, errors_array.round(1)
+    assert np.mean(landmark_errors) < 2.5  # dlib finds the landmarks where the warp put them (256 px faces)
+    unturned = turn_landmarks(faces.landmarks[0], 0.0, 0.0, size)
+    assert unturned is not None and np.abs(unturned - faces.landmarks[0]).max() < 1e-3

@@ -252,3 +252,25 @@ def test_occluders_change_only_the_input_where_they_are_and_leave_the_mask_and_l
             # What changed in the input is (up to its soft edge) what the mask lost.
             assert (changed & hull & (lost < 0.01)).mean() < 0.01
     assert 8 <= occluded <= 24  # half of 32 faces, give or take
+
+
+def test_pose_transfer_turns_target_input_and_masks_alike(sets: tuple[FaceSet, FaceSet]) -> None:
+    """With pose_transfer every face is warped to a pose of the other side's (the warp itself:
+    test_augment.test_a_face_turned_by_pose_transfer_reads_to_dlib_as_turned_that_much): the target is no longer
+    the plain crop, input and target stay one picture without the denoising warp, and the face's hull moves; at
+    0 (the default) the batches are exactly those of before."""
+    assert all(faces.poses is not None for faces in sets)
+    plain = _feed(sets, PLAIN)
+    before = plain.make_batch(0)
+    for key, value in _feed(sets, replace(PLAIN, pose_transfer=0.0)).make_batch(0).items():
+        np.testing.assert_array_equal(value, before[key])
+    turned = _feed(sets, replace(PLAIN, pose_transfer=1.0)).make_batch(0)
+    crops = plain.preview_faces(25)
+    moved_masks = 0
+    for side, faces in zip("ab", sets):
+        np.testing.assert_array_equal(turned[f"warped_{side}"], turned[f"target_{side}"])
+        for target, mask in zip(turned[f"target_{side}"], turned[f"mask_{side}"][..., 0]):
+            index, error = _match(target, crops[side])
+            assert 4 / 255 < error and np.abs(target - crops[side][index]).mean() < 0.1  # turned, same face
+            moved_masks += int(np.abs(mask - hull_mask(_crop_points(faces, index), N)).mean() > 0.005)
+    assert moved_masks >= 12  # of 16 faces: the hull moved with most of them

@@ -64,6 +64,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     # each decoder is shown its person in the poses a swap will ask of it.
     "lightweight-cm-b8-pt": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
                              "batch_size": 8, "pose_transfer": 0.5},
+    # A quarter of the faces turned: less of each decoder's training on warped faces.
+    "lightweight-cm-b8-pt25": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4,
+                               "color_match": 0.5, "batch_size": 8, "pose_transfer": 0.25},
     # DeepFaceLab's LIAE (one decoder for both people) with the same training: pose and expression through a
     # decoder that has drawn both people in all their poses.
     "liae-cm-b8": {"model": "liae", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
@@ -72,6 +75,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     # a code in the form B's own faces train it.
     "liae-oneway-cm-b8": {"model": "liae-oneway", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
                           "batch_size": 8},
+    # LIAE one-way with faces turned to the other side's poses as well.
+    "liae-oneway-cm-b8-pt": {"model": "liae-oneway", "learn_mask": True, "learning_rate": 2e-4,
+                             "color_match": 0.5, "batch_size": 8, "pose_transfer": 0.5},
     # And the background blanked outside the face hull in the input too (DeepFaceLab's masked training): the
     # encoder has only the face to go by, not the two recordings' walls.
     "lightweight-cm-mi": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,

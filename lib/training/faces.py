@@ -177,8 +177,9 @@ def pose_coverage(faces_a: FaceSet, faces_b: FaceSet) -> dict[str, Any] | None:
                         "B": outside_share(faces_b.poses, covered["A"])}}
 
 
-def coverage_warnings(coverage: dict[str, Any]) -> list[str]:
-    """One line per side and angle where UNCOVERED or more of a side's faces are beyond the other's poses."""
+def coverage_warnings(coverage: dict[str, Any], pose_transfer: float = 0.0) -> list[str]:
+    """One line per side and angle where UNCOVERED or more of a side's faces are beyond the other's poses, and,
+    when there is any and training turns no faces (pose_transfer 0), one more line that says it can."""
     lines = []
     for side, other in (("A", "B"), ("B", "A")):
         for angle, how in zip(ANGLES, ("turned", "tilted")):
@@ -188,4 +189,7 @@ def coverage_warnings(coverage: dict[str, Any]) -> list[str]:
                 lines.append(f"{share:.0%} of the {side} faces are {how} ({angle}) beyond the {other} faces' "
                              f"{low:g} to {high:g} degrees: their swaps to {other} lean toward {other}'s "
                              f"{angle}; add faces of {other} in those poses")
+    if lines and pose_transfer <= 0:
+        lines.append("or train with --pose-transfer 0.5: half of each side's faces turned to the other side's "
+                     "poses (bench.quality: pitch errors of held-out swaps about halved)")
     return lines

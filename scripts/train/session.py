@@ -82,7 +82,7 @@ def train(cfg: Config) -> Summary:
     _check_two_people(faces_a, faces_b, cfg)
     coverage = pose_coverage(faces_a, faces_b)
     if coverage is not None and (cluster is None or cluster.is_chief):
-        for line in coverage_warnings(coverage):
+        for line in coverage_warnings(coverage, training.pose_transfer):
             log.warning("%s", line)
     if cfg.seed is not None:
         keras.utils.set_random_seed(cfg.seed)

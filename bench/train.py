@@ -5,14 +5,16 @@ its 4x4 maps convolved by Keras' Conv2D instead of PatchConv2D (the "4x4 maps" c
 
     python -m bench.train [--models original lightweight residual] [--batches 16 64]
                           [--precisions float32 mixed_bfloat16] [--seconds 30] [--faces-a DIR --faces-b DIR]
-                          [--quick] [--json PATH]
+                          [--pose-transfer P] [--quick] [--json PATH]
 
 Faces: 500 real faces per side. Without --faces-a/--faces-b, the longer real videos of two people
 (bench/fetch-media.sh) are fetched into a temporary folder once and their faces extracted (dlib HOG)
 and cached in /tmp/faceswap-bench-train-faces; if that fails, the two test videos' faces are used (the feed
 samples with replacement, so a small set repeats). Each measurement runs in a process of its own (its own
 dtype policy, its own peak memory). By default bfloat16 is measured for the original model at batch 16 only:
-on a CPU without native bf16 it is emulated and many times slower.
+on a CPU without native bf16 it is emulated and many times slower. --pose-transfer P adds, for each model at the
+smallest batch, an end-to-end row whose feed turns that share of the faces to the other side's poses (train's
+--pose-transfer), and a feed-alone row with it: the cost of the turn, as a ratio measured in the same run.
 """
 from __future__ import annotations
 
@@ -93,6 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--faces-a", type=Path, default=None, help="folder of faces A (default: see above)")
     parser.add_argument("--faces-b", type=Path, default=None, help="folder of faces B")
     parser.add_argument("--no-end-to-end", action="store_true", help="model step alone, without the feed")
+    parser.add_argument("--pose-transfer", type=float, default=0.0, metavar="P",
+                        help="also measure end to end with this share of faces turned (train's --pose-transfer)")
     parser.add_argument("--quick", action="store_true", help="lightweight at batch 16, float32, 10 s")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--from-json", type=Path, default=None, help="print the table of an earlier --json")
@@ -199,7 +203,8 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
     trainer = Trainer(built, LossOptions(), concat=spec["concat"])
     trainer.build_optimizers()
     batch = spec["batch"]
-    feed = Feed(sets[0], sets[1], FeedOptions(size=plugin.size, batch_size=batch, seed=0))
+    feed = Feed(sets[0], sets[1], FeedOptions(size=plugin.size, batch_size=batch, seed=0,
+                                              pose_transfer=spec.get("pose_transfer", 0.0)))
     ready = [{k: tf.constant(v) for k, v in feed.make_batch(i).items()} for i in range(4)]
     step = trainer.make_step_function(tf.distribute.get_strategy())
     with timed() as first:
@@ -220,13 +225,13 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
     return result
 
 
-def measure_feed(faces: tuple[Path, Path], seconds: float) -> dict[str, Any]:
+def measure_feed(faces: tuple[Path, Path], seconds: float, pose_transfer: float = 0.0) -> dict[str, Any]:
     """The feed alone (numpy batches, n=64, batch 16, default workers): samples/s and per CPU-second."""
     from lib.training.faces import load_faces
     from lib.training.feed import Feed, FeedOptions
 
     sets = [load_faces(folder) for folder in faces]
-    options = FeedOptions(size=64, batch_size=16, seed=0)
+    options = FeedOptions(size=64, batch_size=16, seed=0, pose_transfer=pose_transfer)
     batches = Feed(sets[0], sets[1], options).batches()
     next(batches)
     count = 0
@@ -236,13 +241,15 @@ def measure_feed(faces: tuple[Path, Path], seconds: float) -> dict[str, Any]:
             next(batches)
             count += 1
     samples = count * 2 * options.batch_size
-    return {"kind": "feed", "workers": options.workers, "samples_per_s": samples / timing.wall,
+    return {"kind": "feed", "pose_transfer": pose_transfer, "workers": options.workers,
+            "samples_per_s": samples / timing.wall,
             "samples_per_cpu_s": samples / timing.cpu if timing.cpu else 0.0, "cores_busy": timing.cpu_share,
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def worker(spec: dict[str, Any], result: Path, faces: tuple[Path, Path], seconds: float) -> None:
-    measured = measure_feed(faces, seconds) if spec["kind"] == "feed" else measure(spec, faces, seconds)
+    measured = (measure_feed(faces, seconds, spec.get("pose_transfer", 0.0)) if spec["kind"] == "feed"
+                else measure(spec, faces, seconds))
     write_json(result, measured)
 
 
@@ -252,6 +259,8 @@ def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
     """What to measure: every model x batch in float32 (end to end too), bf16 as asked, the concat check, and
     each model's step with its 4x4 maps convolved by Conv2D rather than PatchConv2D."""
     found: list[dict[str, Any]] = [{"kind": "feed"}]
+    if args.pose_transfer > 0:
+        found.append({"kind": "feed", "pose_transfer": args.pose_transfer})
     for model in args.models:
         for batch in args.batches:
             precisions = args.precisions or ["float32"] + (
@@ -259,6 +268,9 @@ def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
             for precision in precisions:
                 found.append({"kind": "model", "model": model, "batch": batch, "precision": precision,
                               "concat": True, "end_to_end": precision == "float32" and not args.no_end_to_end})
+            if batch == min(args.batches) and args.pose_transfer > 0:  # the feed's turn, end to end
+                found.append({"kind": "model", "model": model, "batch": batch, "precision": "float32",
+                              "concat": True, "end_to_end": True, "pose_transfer": args.pose_transfer})
             if batch == min(args.batches) and not args.quick:  # next to its pair: a ratio on a busy host
                 found.append({"kind": "model", "model": model, "batch": batch, "precision": "float32",
                               "concat": True, "end_to_end": False, "patch_conv": False})
@@ -298,7 +310,7 @@ def _gflops(egs: float, result: dict[str, Any], peak: float | None) -> str:
 def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> str:
     peak = info.get("peak_gflops")
     rows = []
-    feed = next((r for r in results if r["kind"] == "feed"), None)
+    feeds = [r for r in results if r["kind"] == "feed"]
     skipped = [r for r in results if r.get("skipped")]
     for r in results:
         if r["kind"] != "model" or r.get("skipped"):
@@ -307,6 +319,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
         rows.append([r["model"], r["size"], f"{r['parameters'] / 1e6:.1f} M", r["batch"],
                      r["precision"].replace("mixed_", ""), "one batch" if r["concat"] else "apart",
                      "on" if r.get("onednn", True) else "off", "matmul" if r.get("patch_conv", True) else "Conv2D",
+                     f"{r['pose_transfer']:.0%}" if r.get("pose_transfer") else "-",
                      r["alone"]["egs_per_s"], e2e["egs_per_s"] if e2e else "-",
                      r.get("train_gflop_per_face", "-"), _gflops(r["alone"]["egs_per_s"], r, peak),
                      r["first_step_s"],
@@ -315,7 +328,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
              "EGs/s = faces of both sides per second (a step of batch B trains 2B faces). alone: batches made "
              "beforehand; end to end: the feed's tf.data pipeline on the same cores.",
              format_table(["model", "px", "params", "batch", "precision", "A+B in encoder", "oneDNN",
-                           "4x4 maps",
+                           "4x4 maps", "faces turned",
                            "EGs/s alone", "EGs/s end to end", "GFLOP per EG", "GFLOP/s alone (% of peak)",
                            "first step s", "steps timed", "peak RSS MB"], rows)]
     original = [r for r in results if r["kind"] == "model" and r["model"] == "original" and r["batch"] == 16
@@ -331,10 +344,11 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
             lines.append(f"this CPU's float32 peak ({peak:.0f} GFLOP/s) allows at most {peak / per_face:.1f} "
                          f"EGs/s for the original model ({per_face:.1f} GFLOP per face trained)")
     lines += [f"{r['model']} with Conv2D only: not measured ({r['skipped']})" for r in skipped]
-    if feed:
-        lines.append(f"feed alone (64 px, batch 16, {feed['workers']} workers): {feed['samples_per_s']:.0f} "
-                     f"samples/s, {feed['samples_per_cpu_s']:.0f} per CPU-second, {feed['cores_busy']:.2f} "
-                     "cores busy")
+    for feed in feeds:
+        turned = f", {feed['pose_transfer']:.0%} of faces turned" if feed.get("pose_transfer") else ""
+        lines.append(f"feed alone (64 px, batch 16, {feed['workers']} workers{turned}): "
+                     f"{feed['samples_per_s']:.0f} samples/s, {feed['samples_per_cpu_s']:.0f} per CPU-second, "
+                     f"{feed['cores_busy']:.2f} cores busy")
     return "\n".join(lines)
 
 

@@ -190,6 +190,6 @@ def coverage_warnings(coverage: dict[str, Any], pose_transfer: float = 0.0) -> l
                              f"{low:g} to {high:g} degrees: their swaps to {other} lean toward {other}'s "
                              f"{angle}; add faces of {other} in those poses")
     if lines and pose_transfer <= 0:
-        lines.append("or train with --pose-transfer 0.5: half of each side's faces turned to the other side's "
-                     "poses (bench.quality: pitch errors of held-out swaps about halved)")
+        lines.append("or train with --pose-transfer 0.25: a quarter of each side's faces turned to the other "
+                     "side's poses (in bench.quality, a third or more off the held-out swaps' pose errors)")
     return lines

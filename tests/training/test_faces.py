@@ -170,8 +170,8 @@ def test_faces_turned_beyond_the_other_sides_are_told(faces_a: Path) -> None:
     lines = coverage_warnings(coverage)
     assert any(line.startswith(f"{coverage['outside']['A']['yaw']:.0%} of the A faces are turned (yaw) beyond the "
                                "B faces'") for line in lines), lines
-    assert lines[-1].startswith("or train with --pose-transfer 0.5")
-    assert not any("--pose-transfer" in line for line in coverage_warnings(coverage, pose_transfer=0.5))
+    assert lines[-1].startswith("or train with --pose-transfer 0.25")
+    assert not any("--pose-transfer" in line for line in coverage_warnings(coverage, pose_transfer=0.25))
     same = pose_coverage(faces, faces)
     assert same is not None and max(same["outside"]["A"].values()) <= 0.2
     assert coverage_warnings(same) == []

@@ -142,6 +142,7 @@ def _turned(lifted: np.ndarray, angles: np.ndarray) -> np.ndarray:
 
 
 def _project(points: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """Camera-space points (K, 3) to image pixels (K, 2)."""
     projected: np.ndarray = camera[0, 0] * points[:, :2] / points[:, 2:] + camera[:2, 2]
     return projected
 

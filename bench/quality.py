@@ -51,37 +51,32 @@ CACHE = Path(tempfile.gettempdir()) / "faceswap-quality-faces"
 SPLITS = {"A": ("franck.mp4", 4, (0, 2999, 8), (3000, 4799, 20)),
           "B": ("cap12.mp4", 2, (0, 999, 2), (1000, 1336, 4))}
 HELD_OUT_CLIP = (3000, 240)  # franck.mp4: first frame and length of the held-out clip converted to look at
+# Faster learning, and colours matched across the two sets so that the shared encoder cannot tell the people
+# apart by their lighting and background tint (faceswap-GAN's random colour match); and that at a batch of 8.
+_CM: dict[str, Any] = {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5}
+_CM_B8: dict[str, Any] = {**_CM, "batch_size": 8}
 RECIPES: dict[str, dict[str, Any]] = {
     # What train does with no options but the model and a mask head: the CPU recipe before this benchmark.
     "lightweight": {"model": "lightweight", "learn_mask": True},
-    # Faster learning, and colours matched across the two sets so that the shared encoder cannot tell the
-    # people apart by their lighting and background tint (faceswap-GAN's random colour match).
-    "lightweight-cm": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5},
+    "lightweight-cm": _CM,
     # Twice the updates in the same time: a batch of 8.
-    "lightweight-cm-b8": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
-                          "batch_size": 8},
+    "lightweight-cm-b8": _CM_B8,
     # And half the faces of each side turned to the head pose of a face of the other side (--pose-transfer):
     # each decoder is shown its person in the poses a swap will ask of it.
-    "lightweight-cm-b8-pt": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
-                             "batch_size": 8, "pose_transfer": 0.5},
+    "lightweight-cm-b8-pt": {**_CM_B8, "pose_transfer": 0.5},
     # A quarter of the faces turned: less of each decoder's training on warped faces.
-    "lightweight-cm-b8-pt25": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4,
-                               "color_match": 0.5, "batch_size": 8, "pose_transfer": 0.25},
+    "lightweight-cm-b8-pt25": {**_CM_B8, "pose_transfer": 0.25},
     # DeepFaceLab's LIAE (one decoder for both people) with the same training: pose and expression through a
     # decoder that has drawn both people in all their poses.
-    "liae-cm-b8": {"model": "liae", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
-                   "batch_size": 8},
+    "liae-cm-b8": {**_CM_B8, "model": "liae"},
     # LIAE as DeepFaceLab has it: B drawn from the shared code alone, so that a swap of A to B feeds the decoder
     # a code in the form B's own faces train it.
-    "liae-oneway-cm-b8": {"model": "liae-oneway", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
-                          "batch_size": 8},
+    "liae-oneway-cm-b8": {**_CM_B8, "model": "liae-oneway"},
     # LIAE one-way with faces turned to the other side's poses as well.
-    "liae-oneway-cm-b8-pt": {"model": "liae-oneway", "learn_mask": True, "learning_rate": 2e-4,
-                             "color_match": 0.5, "batch_size": 8, "pose_transfer": 0.5},
+    "liae-oneway-cm-b8-pt": {**_CM_B8, "model": "liae-oneway", "pose_transfer": 0.5},
     # And the background blanked outside the face hull in the input too (DeepFaceLab's masked training): the
     # encoder has only the face to go by, not the two recordings' walls.
-    "lightweight-cm-mi": {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5,
-                          "mask_input": True},
+    "lightweight-cm-mi": {**_CM, "mask_input": True},
 }
 METRICS = {  # curve panel -> (key in curves.json, target)
     "distance to target": ("distance_to_target", TARGETS["distance_to_target"]),

@@ -115,18 +115,23 @@ def _decode(video: Path) -> tuple[list[Any], Any]:
 def _swap_alone(swapper: Any, frames: list[Any], faces: list[list[Any]],
                 batch: int) -> tuple[Any, dict[str, float]]:
     """Smoothing, then crop + model + mask/colour/blend with the defaults (lib.swap, as convert), on this
-    thread alone."""
+    thread alone; the swap is run again with --follow 0, and the difference is what following costs."""
     with timed() as smooth:
         smoother: LandmarkSmoother[int] = LandmarkSmoother(VIDEO_SMOOTHING)
         ready = [r for index, found in enumerate(faces) for r in smoother.push(index, found)] + smoother.flush()
     work = [WorkFrame(index, str(index), str(index), frames[index], None, faces=found) for index, found in ready]
     from plugins.convert import load_face_swapper  # loaded by measure's start-up already
 
-    face_swapper = load_face_swapper(swapper, SwapOptions(batch_size=batch))
-    for group in chunks(iter(work), batch):
-        face_swapper.swap_frames([frames[frame.index] for frame in group], [frame.faces for frame in group])
-    timings = face_swapper.timings
-    return smooth, {"model": timings["model"], "blend": timings["crop"] + timings["paste"]}
+    stages = {}
+    for follow in (SwapOptions().follow, 0.0):  # the default, then the model's faces pasted as drawn
+        face_swapper = load_face_swapper(swapper, SwapOptions(batch_size=batch, follow=follow))
+        for group in chunks(iter(work), batch):
+            face_swapper.swap_frames([frames[frame.index] for frame in group], [frame.faces for frame in group])
+        timings = face_swapper.timings
+        stages["blend" if follow == 0 else "follow"] = timings["crop"] + timings["paste"]
+        stages["model"] = timings["model"]
+    stages["follow"] = max(0.0, stages.get("follow", 0.0) - stages["blend"])  # what --follow adds to the paste
+    return smooth, stages
 
 
 def _encode(frames: list[Any], target: Path, fps: float) -> Any:
@@ -196,7 +201,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
         rates.append([video, n, r["faces"], f"{r['model_name']} {r['model_size']} px", r["startup"]["wall"], fps,
                       f"{fps / BASELINE_FPS:.1f}x", "yes" if fps >= TARGET_FPS else "NO",
                       r["end_to_end"]["cpu"] / e2e, f"{r['startup_rss_mb']:.0f}", f"{r['peak_rss_mb']:.0f}"])
-        parts = [r[k]["wall"] for k in ("decode", "smooth", "model", "blend", "encode")]
+        parts = [r[k]["wall"] for k in ("decode", "smooth", "model", "blend", "follow", "encode")]
         stages.append([video, *(1000 * seconds / n for seconds in (*parts, sum(parts), e2e))])
     return "\n".join([
         describe_machine(info),
@@ -207,8 +212,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                       f">= {TARGET_FPS:g}", "cores busy", "RSS after start-up MB", "peak RSS MB"], rates),
         "",
         "Stages alone, ms per frame (wall, one thread each; end-to-end overlaps decode and encode with the model)",
-        format_table(["video", "decode", "smooth", "model", "mask/colour/blend", "encode", "sum of stages",
-                      "end-to-end"], stages),
+        format_table(["video", "decode", "smooth", "model", "mask/colour/blend", "follow (--follow 1)", "encode",
+                      "sum of stages", "end-to-end"], stages),
     ])
 
 

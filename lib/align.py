@@ -54,6 +54,7 @@ MIRROR_68 = np.array(
 TEMPLATE_5 = np.array([
     TEMPLATE[LEFT_EYE].mean(0), TEMPLATE[RIGHT_EYE].mean(0), TEMPLATE[30], TEMPLATE[48], TEMPLATE[54],
 ])
+ALIGNED_SIZE = 256  # the aligned-face size the swap's coverage crop is defined on (the contract with train)
 
 
 def umeyama(src: npt.NDArray[np.float64], dst: npt.NDArray[np.float64]) -> Matrix:
@@ -113,6 +114,12 @@ def align_matrix(landmarks: Landmarks, size: int) -> Matrix:
     return compose(face_space_to_pixels(size), to_face_space)
 
 
+def mean_aligned_shape(faces: npt.NDArray[np.float64], size: int) -> npt.NDArray[np.float64]:
+    """The mean of faces' 68 landmarks (N, 68, 2) once each face is aligned to size x size pixels: a person's
+    face shape, as the swap's crops see it. (68, 2)."""
+    return np.mean([transform_points(align_matrix(points, size), points) for points in faces], axis=0)
+
+
 def coverage_matrix(matrix: Matrix, size: int, coverage: float, out_size: int) -> Matrix:
     """Narrow an aligned-face matrix to its central share `coverage` (0-1], resampled to out_size."""
     crop = size * coverage
@@ -132,6 +139,26 @@ def warp_face(frame: Frame, matrix: Matrix, size: int) -> Face:
     interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
     face = cv2.warpAffine(frame, matrix, (size, size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT)
     return np.asarray(face, np.uint8)
+
+
+def landmark_offsets(source: np.ndarray, moved: np.ndarray, size: int, *, sigma: float = 0.2,
+                     coarse: int = 16) -> np.ndarray:
+    """Backward offsets (size, size, 2) float32 that move points `source` to `moved` (both (K, 2), in output
+    pixels): output pixel p reads p + offset(p), so at each moved point it reads about its source point.
+
+    A Gaussian radial basis fit (width sigma x size) of the points' offsets, evaluated on a coarse grid and
+    enlarged: smooth, and fading to no move a few widths away from every point (the crop's border stays put).
+    """
+    scale = sigma * size
+    points = moved.astype(np.float64) / scale
+    wanted = (source - moved).astype(np.float64)
+    gram = np.exp(-0.5 * ((points[:, None] - points[None]) ** 2).sum(-1))
+    weights = np.linalg.solve(gram + 1e-1 * np.eye(len(points)), wanted)  # the small ridge: coincident points
+    grid = (np.arange(coarse) + 0.5) * (size / coarse) - 0.5
+    nodes = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2) / scale
+    field = np.exp(-0.5 * ((nodes[:, None] - points[None]) ** 2).sum(-1)) @ weights
+    return cv2.resize(field.reshape(coarse, coarse, 2).astype(np.float32), (size, size),
+                      interpolation=cv2.INTER_CUBIC)
 
 
 def predictor_box(keypoints: npt.NDArray[np.float64]) -> Box:

@@ -80,11 +80,12 @@ _DEPTH_68 = np.array([
 ], np.float64)
 
 
-def turn_landmarks(landmarks: Landmarks, yaw: float, pitch: float, image_size: int,
+def turn_landmarks(landmarks: Landmarks, yaw: float, pitch: float, image_size: int | tuple[int, ...],
                    focal: float | None = None) -> np.ndarray | None:
-    """68 landmarks of a face in a square image of this side, moved as the head would move them turning by
-    yaw and pitch degrees more (head_pose's signs), seen by a camera of this focal length (default: the side).
-    float32 (68, 2), or None when no head fits.
+    """68 landmarks of a face in a square image of this side (or a frame of this (height, width) shape), moved
+    as the head would move them turning by yaw and pitch degrees more (head_pose's signs), seen by a camera of
+    this focal length (default: the image's width, as head_pose assumes). float32 (68, 2), or None when no head
+    fits.
 
     The head is fitted as head_pose fits it, each landmark is lifted onto it at the generic depth of its kind,
     the lifted points turn about their centroid (the face stays where it was) and are projected again. A real
@@ -92,7 +93,8 @@ def turn_landmarks(landmarks: Landmarks, yaw: float, pitch: float, image_size: i
     is made again, scaled by what the first one read, and head_pose reads the asked change to within a degree
     or two.
     """
-    camera = _camera((image_size, image_size), focal)
+    shape = (image_size, image_size) if isinstance(image_size, int) else image_size
+    camera = _camera(shape, focal)
     solved = _solve(landmarks, camera)
     if solved is None:
         return None

@@ -4,6 +4,8 @@ the model, make the mask, match the colour, sharpen, and blend the face back int
 The mask and colour steps are objects handed in by the caller (plugins/convert builds them from their names):
     mask.make(landmarks, size, learned) -> Mask, mask.needs_learned: bool
     color.adjust(face, reference, mask) -> Face
+and, for options.follow, a landmark finder (plugins.extract.align's dlib68, as extract uses it):
+    finder.align(image, [Detection]) -> [Landmarks]
 """
 from __future__ import annotations
 
@@ -15,16 +17,36 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from lib.align import align_matrix, compose, coverage_matrix, paste_face, transform_points, warp_face
+from lib.align import (
+    ALIGNED_SIZE,
+    align_matrix,
+    compose,
+    coverage_matrix,
+    invert,
+    landmark_offsets,
+    paste_face,
+    predictor_box,
+    transform_points,
+    warp_face,
+)
 from lib.blend import BLENDS, erode_mask, feather_mask, sharpen
 from lib.errors import FaceswapError, check_range
 from lib.masks import blank_background
-from lib.types import Face, Frame, Landmarks, Mask, Matrix
+from lib.metrics import interocular
+from lib.pose import head_pose, turn_landmarks
+from lib.types import Detection, Face, Frame, Landmarks, Mask, Matrix
 
-ALIGNED_SIZE = 256  # the aligned-face size the coverage crop is defined on (the contract with train)
 # Every mask fades to nothing over this share of the crop at the crop's border, so that the crop's straight edge
 # never shows in the frame, whatever the mask (the face hull reaches past a 0.6-coverage crop at the forehead).
 BORDER_FADE = 0.125
+# options.follow moves these of the swapped face's 68 landmarks: brows, nose, eyes and mouth (the jaw line lies
+# mostly outside the crop and the mask: the frame's own).
+FOLLOWED = slice(17, 68)
+FINDER_SIZE = 256  # the model's output is enlarged to this for the landmark finder (trained on large faces)
+FOLLOW_SIDES = {"a2b": ("A", "B"), "b2a": ("B", "A")}  # a swap direction -> (source person, target person)
+MAX_FOLLOW_TURN = 30.0  # degrees: a larger difference between the source's pose and the aim's is a misread face
+# A face's place in the frame it was filmed in: image pixels -> frame pixels, and the frame's (height, width).
+View = tuple[Matrix, tuple[int, ...]]
 
 
 class SwapModel(Protocol):
@@ -34,6 +56,7 @@ class SwapModel(Protocol):
     coverage: float
     has_mask: bool
     mask_input: bool  # blank the crop's background before the model sees it (a model trained so)
+    shapes: dict[str, np.ndarray] | None  # each person's mean face shape, aligned (ALIGNED_SIZE px); None: unknown
 
     def swap(self, faces: np.ndarray, direction: str) -> tuple[np.ndarray, np.ndarray | None]: ...
 
@@ -46,6 +69,10 @@ class MaskMaker(Protocol):
 
 class ColorAdjuster(Protocol):
     def adjust(self, face: Face, reference: Face, mask: Mask) -> Face: ...
+
+
+class LandmarkFinder(Protocol):
+    def align(self, frame: Frame, detections: list[Detection]) -> list[Landmarks]: ...
 
 
 @dataclass(frozen=True)
@@ -62,12 +89,14 @@ class SwapOptions:
     blur: float = 5.0
     sharpen: float = 0.0
     batch_size: int = 16
+    follow: float = 1.0
 
     def __post_init__(self) -> None:
         check_range("mask erosion", self.erosion, -50, 50, unit="% of the face crop")
         check_range("mask blur", self.blur, 0, 50, unit="% of the face crop")
         check_range("sharpen amount", self.sharpen, 0, 3)
         check_range("faces per model call", self.batch_size, 1, 256)
+        check_range("landmark follow", self.follow, 0, 1)
 
     def mask_for(self, model: SwapModel) -> str:
         """The mask plugin's name once 'auto' is resolved for this model: the learned mask inside the face hull
@@ -131,12 +160,69 @@ def border_fade(size: int, width: float) -> Mask:
     return np.asarray(np.minimum.outer(ramp, ramp), np.float32)
 
 
+def follow(output: Face, learned: Mask | None, source: Landmarks, aim: Landmarks, *, finder: LandmarkFinder,
+           strength: float) -> tuple[Face, Mask | None] | None:
+    """A model's output crop (and its learned mask) warped so that its brows, eyes, nose and mouth move
+    `strength` of the way to where the swapped face should have them (aim, crop pixels); None when the finder
+    loses the face, looked for near the source face's landmarks (crop pixels)."""
+    size = output.shape[0]
+    scale = FINDER_SIZE / size
+    big = np.asarray(cv2.resize(output, (FINDER_SIZE, FINDER_SIZE), interpolation=cv2.INTER_CUBIC), np.uint8)
+    near = np.asarray(source, np.float64) * scale
+    found = finder.align(big, [Detection(predictor_box(near), 1.0, near)])[0] / scale
+    ratio = interocular(found) / max(interocular(source), 1e-6)
+    if not np.isfinite(found).all() or not 0.67 <= ratio <= 1.5:
+        return None
+    drawn = found[FOLLOWED]
+    wanted = drawn + strength * (np.asarray(aim, np.float64)[FOLLOWED] - drawn)
+    offsets = landmark_offsets(drawn, wanted, size)
+    grid = np.arange(size, dtype=np.float32)
+    map_x, map_y = grid[None, :] + offsets[..., 0], grid[:, None] + offsets[..., 1]
+    moved = np.asarray(cv2.remap(output, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+                       np.uint8)
+    if learned is not None:
+        learned = np.asarray(cv2.remap(learned, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+                             np.float32)
+    return moved, learned
+
+
+def follow_aim(landmarks: Landmarks, matrix: Matrix, view: View, *, shapes: tuple[np.ndarray, np.ndarray] | None,
+               coverage: float, size: int) -> np.ndarray:
+    """Where a swapped face's 68 landmarks belong, in the pixels of its size x size crop (matrix: image pixels ->
+    crop): the target person's mean face shape moved as the source face (landmarks, image pixels) differs from
+    its own person's mean (its expression), then turned (lib.pose.turn_landmarks) to the source's head pose as
+    head_pose reads both in the frame the view places the image in. shapes: the (source, target) people's mean
+    aligned shapes (ALIGNED_SIZE pixels); without them, the source's own landmarks."""
+    source = transform_points(matrix, landmarks)
+    if shapes is None:
+        return source
+    to_crop = coverage_matrix(np.eye(2, 3), ALIGNED_SIZE, coverage, size)
+    aim = source + transform_points(to_crop, shapes[1]) - transform_points(to_crop, shapes[0])
+    to_frame, frame_shape = view
+    crop_to_frame = compose(to_frame, invert(matrix))
+    placed = transform_points(crop_to_frame, aim)
+    turn = np.subtract(head_pose(transform_points(to_frame, landmarks), frame_shape)[:2],
+                       head_pose(placed, frame_shape)[:2])
+    if not np.isfinite(turn).all():
+        return aim
+    # One turn: a second, to take up the degree or two it misses on a real face, measured no better in
+    # bench.quality (the pose read on the warped swap is what counts, not the aim's own).
+    yaw, pitch = (float(angle) for angle in np.clip(turn, -MAX_FOLLOW_TURN, MAX_FOLLOW_TURN))
+    turned = turn_landmarks(placed, yaw, pitch, tuple(frame_shape[:2]))
+    if turned is None or not np.isfinite(turned).all():
+        return aim
+    return transform_points(invert(crop_to_frame), np.asarray(turned, np.float64))
+
+
 class FaceSwapper:
     """Crops every face of a group of frames, swaps them in as few model calls as possible, and pastes them
     back. The model is called on batches of exactly options.batch_size faces (the last padded with black), so
     a compiled model is traced once, not once per group size."""
 
-    def __init__(self, model: SwapModel, mask: MaskMaker, color: ColorAdjuster, options: SwapOptions) -> None:
+    def __init__(self, model: SwapModel, mask: MaskMaker, color: ColorAdjuster, options: SwapOptions,
+                 finder: LandmarkFinder | None = None) -> None:
+        if options.follow > 0 and finder is None:
+            raise FaceswapError("following the source's landmarks needs a landmark finder")
         if options.blend not in BLENDS:
             raise FaceswapError(f"unknown blend '{options.blend}': choose one of {', '.join(BLENDS)}")
         if mask.needs_learned and not model.has_mask:
@@ -145,6 +231,7 @@ class FaceSwapper:
         self.mask = mask
         self.color = color
         self.options = options
+        self.finder = finder
         self.blend = BLENDS[options.blend]
         self.size = int(model.input_size)
         self.coverage = float(model.coverage)
@@ -152,6 +239,7 @@ class FaceSwapper:
         self.blur = options.blur / 100 * self.size
         self.border = border_fade(self.size, BORDER_FADE * self.size)
         self.timings = {"crop": 0.0, "model": 0.0, "paste": 0.0}
+        self.followed = [0, 0]  # swapped faces options.follow moved, and left as drawn (no landmarks found)
 
     def matrix(self, landmarks: Landmarks) -> Matrix:
         """Frame pixels -> pixels of the model's input crop (the same crop train sees)."""
@@ -172,9 +260,10 @@ class FaceSwapper:
         return np.concatenate(faces), np.concatenate(masks) if masks else None
 
     def swap_frames(self, frames: Sequence[Frame], faces: Sequence[Sequence[Landmarks]],
-                    direction: str = "a2b") -> list[SwappedFrame]:
+                    direction: str = "a2b", views: Sequence[View] | None = None) -> list[SwappedFrame]:
         """Swap every face (68 landmarks in frame pixels) of every frame; faces of one frame are pasted in
-        order, each over the frame as swapped so far. direction: 'a2b', 'b2a', 'a2a' or 'b2b'."""
+        order, each over the frame as swapped so far. direction: 'a2b', 'b2a', 'a2a' or 'b2b'. views: where each
+        image sits in the frame it was filmed in, for head poses (default: each image is that frame)."""
         start = time.perf_counter()
         jobs = [(index, landmarks, self.matrix(landmarks)) for index, found in enumerate(faces)
                 for landmarks in found]
@@ -190,14 +279,26 @@ class FaceSwapper:
         outputs, learned = self._run_model(inputs, direction)
         after_model = time.perf_counter()
         for job, (index, landmarks, matrix) in enumerate(jobs):
-            made = self.mask.make(transform_points(matrix, landmarks), self.size,
-                                  None if learned is None else learned[job])
+            output, mask_out = outputs[job], None if learned is None else learned[job]
+            # A reconstruction (a2a, b2b) stays as the model drew it: it measures the model.
+            if self.options.follow > 0 and direction in FOLLOW_SIDES:
+                assert self.finder is not None
+                view = views[index] if views is not None else (np.eye(2, 3), images[index].shape[:2])
+                sides = FOLLOW_SIDES[direction]
+                shapes = None if self.model.shapes is None else (self.model.shapes[sides[0]],
+                                                                 self.model.shapes[sides[1]])
+                aim = follow_aim(landmarks, matrix, view, shapes=shapes, coverage=self.coverage, size=self.size)
+                moved = follow(output, mask_out, transform_points(matrix, landmarks), aim, finder=self.finder,
+                               strength=self.options.follow)
+                self.followed[moved is None] += 1
+                output, mask_out = (output, mask_out) if moved is None else moved
+            made = self.mask.make(transform_points(matrix, landmarks), self.size, mask_out)
             mask = erode_mask(made, self.erosion)
-            face = self.color.adjust(outputs[job], crops[job], mask)
+            face = self.color.adjust(output, crops[job], mask)
             face = sharpen(face, self.options.sharpen)
             pasted = feather_mask(mask * self.border, self.blur)
             images[index] = paste_face(images[index], face, pasted, matrix, self.blend)
-            results[index].append(SwappedFace(inputs[job], outputs[job], face, pasted, matrix, made))
+            results[index].append(SwappedFace(inputs[job], output, face, pasted, matrix, made))
         self.timings["crop"] += after_crop - start
         self.timings["model"] += after_model - after_crop
         self.timings["paste"] += time.perf_counter() - after_model

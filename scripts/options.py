@@ -18,7 +18,8 @@ DEFAULT_DETECTOR = "mtcnn"
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
-    """--mask, --erosion, --blur, --color, --blend, --sharpen, --batch-size: the fields of lib.swap.SwapOptions."""
+    """--mask, --erosion, --blur, --color, --blend, --sharpen, --follow, --batch-size: the fields of
+    lib.swap.SwapOptions."""
     default = SwapOptions()
     group = parser.add_argument_group("how swapped faces go back into the frame")
     group.add_argument("--mask", default=default.mask, choices=["auto", *MASKS],
@@ -35,6 +36,10 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
                        help="gaussian: feathered alpha (default); poisson: OpenCV seamless cloning")
     group.add_argument("--sharpen", type=float, default=default.sharpen,
                        help="unsharp-mask amount, 0-3 (default: 0, off)")
+    group.add_argument("--follow", type=float, default=default.follow, metavar="F",
+                       help="move the swapped face's brows, eyes, nose and mouth this far (0-1) to where the "
+                            "source face has them (its landmarks found on the model's output; a smooth warp): "
+                            f"the source's head turn and expression kept (default: {default.follow:g})")
     group.add_argument("--batch-size", type=int, default=default.batch_size,
                        help=f"faces per model call (default: {default.batch_size})")
 

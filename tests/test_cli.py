@@ -78,6 +78,8 @@ SIMM, SCHNEIDER = "{data}/chips/John_Simm", "{data}/chips/John_Schneider"
      "--occlusion-aug"),
     (("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{tmp}/model", "--pose-transfer", "1.5"), "--pose-transfer"),
     (("convert", "-i", "{data}/peer/test.mp4", "-o", "{tmp}/o.mp4", "-m", "{tmp}/nope"), "model folder not found"),
+    (("convert", "-i", "{data}/peer/test.mp4", "-o", "{tmp}/o.mp4", "-m", "{tmp}/nope", "--follow", "1.5"),
+     "landmark follow"),
     (("evaluate", "-m", "{tmp}/damaged", "-A", "{tmp}/nope", "-B", "{tmp}/nope"), "-A face folder not found"),
 ])
 def test_errors_in_the_command_line_come_before_tensorflow_loads(arguments: tuple[str, ...], words: str,

@@ -81,7 +81,7 @@ def swap_faces(swapper: FaceSwapper, faces: HeldOutFaces, direction: str) -> lis
     for start in range(0, len(faces), size):
         chunk = range(start, min(len(faces), start + size))
         results += swapper.swap_frames([faces.images[i] for i in chunk], [[faces.landmarks[i]] for i in chunk],
-                                       direction)
+                                       direction, [(faces.to_frame[i], faces.frame_shapes[i]) for i in chunk])
     return results
 
 

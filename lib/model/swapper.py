@@ -1,6 +1,7 @@
 """A trained model for convert and evaluate: aligned faces of one person in, the other person's face out."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ import tensorflow as tf
 
 from lib.errors import FaceswapError
 from lib.training.checkpoint import load_models
-from lib.training.state import ModelConfig, read_state
+from lib.training.faces import face_shapes
+from lib.training.state import POSES, ModelConfig, read_state
 
 # a2a and b2b reconstruct a face as its own person (evaluate's reconstruction scores, previews).
 DIRECTIONS = {"a2b": "decoder_b", "b2a": "decoder_a", "a2a": "decoder_a", "b2b": "decoder_b"}
@@ -21,12 +23,14 @@ class Swapper:
     (load_swapper), or the live models of a training run (the held-out check during training)."""
 
     def __init__(self, encoder: Any, decoder_a: Any, decoder_b: Any, config: ModelConfig, *, iteration: int,
-                 batch_size: int = BATCH, masker: Any = None) -> None:
+                 batch_size: int = BATCH, masker: Any = None, shapes: dict[str, np.ndarray] | None = None) -> None:
         self.model_name: str = config.model
         self.input_size: int = config.size
         self.coverage: float = config.coverage
         self.has_mask: bool = config.learn_mask
         self.mask_input: bool = config.mask_input
+        # Each person's mean face shape (lib.training.faces.face_shapes), for the swap's --follow; None: unknown.
+        self.shapes = shapes
         self.iteration = iteration
         self.batch_size = batch_size
         self._encoder = encoder
@@ -83,4 +87,12 @@ def load_swapper(model_dir: Path) -> Swapper:
     names = ("encoder", "decoder_a", "decoder_b") + (("masker",) if state.config.mask_model else ())
     models = load_models(Path(model_dir), state, names)
     return Swapper(models["encoder"], models["decoder_a"], models["decoder_b"], state.config,
-                   iteration=state.iteration, masker=models.get("masker"))
+                   iteration=state.iteration, masker=models.get("masker"), shapes=_read_shapes(Path(model_dir)))
+
+
+def _read_shapes(model_dir: Path) -> dict[str, np.ndarray] | None:
+    """The mean face shapes train kept in MODEL/poses.json; None without them."""
+    try:
+        return face_shapes(json.loads((model_dir / POSES).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None

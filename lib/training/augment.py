@@ -47,7 +47,7 @@ def interpolation(matrix: Matrix) -> int:
 def warp_maps(rng: np.random.Generator, matrix: Matrix, size: int,
               moved: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """cv2.remap maps for a size x size output: the affine matrix (source -> output) after a random grid warp
-    (and after the backward offsets `moved` of landmark_offsets, when given).
+    (and after the backward offsets `moved` of lib.align.landmark_offsets, when given).
 
     Composing them into one map resamples the source once. Returns two float32 (size, size) arrays.
     """
@@ -67,26 +67,6 @@ def offset_maps(matrix: Matrix, offsets: np.ndarray) -> tuple[np.ndarray, np.nda
     map_x = inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]
     map_y = inverse[1, 0] * x + inverse[1, 1] * y + inverse[1, 2]
     return map_x, map_y
-
-
-def landmark_offsets(source: np.ndarray, moved: np.ndarray, size: int, *, sigma: float = 0.2,
-                     coarse: int = 16) -> np.ndarray:
-    """Backward offsets (size, size, 2) float32 that move points `source` to `moved` (both (K, 2), in output
-    pixels): output pixel p reads p + offset(p), so at each moved point it reads about its source point.
-
-    A Gaussian radial basis fit (width sigma x size) of the points' offsets, evaluated on a coarse grid and
-    enlarged: smooth, and fading to no move a few widths away from every point (the crop's border stays put).
-    """
-    scale = sigma * size
-    points = moved.astype(np.float64) / scale
-    wanted = (source - moved).astype(np.float64)
-    gram = np.exp(-0.5 * ((points[:, None] - points[None]) ** 2).sum(-1))
-    weights = np.linalg.solve(gram + 1e-1 * np.eye(len(points)), wanted)  # the small ridge: coincident points
-    grid = (np.arange(coarse) + 0.5) * (size / coarse) - 0.5
-    nodes = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2) / scale
-    field = np.exp(-0.5 * ((nodes[:, None] - points[None]) ** 2).sum(-1)) @ weights
-    return cv2.resize(field.reshape(coarse, coarse, 2).astype(np.float32), (size, size),
-                      interpolation=cv2.INTER_CUBIC)
 
 
 def bgr_to_lab(images: np.ndarray) -> np.ndarray:

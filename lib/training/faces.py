@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lib.align import resize_matrix, transform_points
+from lib.align import ALIGNED_SIZE, mean_aligned_shape, resize_matrix, transform_points
 from lib.errors import FaceswapError
 from lib.facefile import face_paths, meta_from_json
 from lib.image import UnreadableImage, decode_image, png_metadata
@@ -164,17 +164,35 @@ UNCOVERED = 0.25
 
 
 def pose_coverage(faces_a: FaceSet, faces_b: FaceSet) -> dict[str, Any] | None:
-    """What train keeps in MODEL/poses.json: the poses each side's faces cover (lib.pose.pose_range) and the
-    share of each side's faces outside the other's; None when a side has no landmarks.
+    """What train keeps in MODEL/poses.json: the poses each side's faces cover (lib.pose.pose_range), the
+    share of each side's faces outside the other's and each side's mean face shape; None when a side has no
+    landmarks.
 
     A decoder draws its person in the poses it was shown: a face of A turned further than any face of B comes
     out of the swap turned as B's faces are. evaluate reports the same share for its held-out faces."""
     if faces_a.poses is None or faces_b.poses is None:
         return None
     covered = {"A": pose_range(faces_a.poses), "B": pose_range(faces_b.poses)}
+    shapes = {side: np.round(mean_aligned_shape(faces.landmarks, ALIGNED_SIZE), 2).tolist()
+              for side, faces in (("A", faces_a), ("B", faces_b)) if faces.landmarks is not None}
     return {"covered": covered, "faces": {"A": len(faces_a), "B": len(faces_b)},
             "outside": {"A": outside_share(faces_a.poses, covered["B"]),
-                        "B": outside_share(faces_b.poses, covered["A"])}}
+                        "B": outside_share(faces_b.poses, covered["A"])},
+            # Each person's mean face shape (aligned, ALIGNED_SIZE pixels): what convert's --follow keeps.
+            "shape": shapes, "shape_size": ALIGNED_SIZE}
+
+
+def face_shapes(poses: Any) -> dict[str, np.ndarray] | None:
+    """Each side's mean face shape (68, 2) in ALIGNED_SIZE pixels from what pose_coverage made (MODEL/poses.json);
+    None when it has none (a model trained before it was kept) or they are damaged."""
+    try:
+        scale = ALIGNED_SIZE / float(poses["shape_size"])
+        shapes = {side: np.asarray(poses["shape"][side], np.float64) * scale for side in ("A", "B")}
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if any(shape.shape != (68, 2) or not np.isfinite(shape).all() for shape in shapes.values()):
+        return None
+    return shapes
 
 
 def coverage_warnings(coverage: dict[str, Any], pose_transfer: float = 0.0) -> list[str]:

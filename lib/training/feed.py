@@ -13,7 +13,15 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from lib.align import MIRROR_68, compose, coverage_matrix, invert, resize_matrix, transform_points
+from lib.align import (
+    MIRROR_68,
+    compose,
+    coverage_matrix,
+    invert,
+    landmark_offsets,
+    resize_matrix,
+    transform_points,
+)
 from lib.errors import check_range
 from lib.masks import blank_background, hull_mask, region_weights
 from lib.occlusion import OccluderMaker, paste, place, skin_box
@@ -190,7 +198,7 @@ class _Side:
                  else None)
         if moved is None:
             return own, None
-        offsets = augment.landmark_offsets(transform_points(matrix, own), transform_points(matrix, moved),
+        offsets = landmark_offsets(transform_points(matrix, own), transform_points(matrix, moved),
                                            self.options.size)
         return moved, offsets
 

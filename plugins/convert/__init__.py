@@ -12,4 +12,8 @@ def load_face_swapper(model: SwapModel, options: SwapOptions) -> FaceSwapper:
     """lib.swap's FaceSwapper for this model with the mask and colour plugins the options name."""
     mask = load_plugin(MASKS, "mask", options.mask_for(model))()
     color = load_plugin(COLORS, "colour adjustment", options.color)()
-    return FaceSwapper(model, mask, color, options)
+    finder = None
+    if options.follow > 0:  # the swapped face's landmarks, found as extract finds a face's
+        from plugins.extract.align.dlib68 import AlignOptions, Dlib68Aligner
+        finder = Dlib68Aligner(AlignOptions())
+    return FaceSwapper(model, mask, color, options, finder)

@@ -36,6 +36,7 @@ class Summary:
     frames_swapped: int = 0
     faces_swapped: int = 0
     dropped: int = 0
+    unfollowed: int = 0  # swapped faces --follow left as drawn: their landmarks not found on the model's output
     passed: Counter = field(default_factory=Counter)  # reason -> frames written unchanged
     skipped: Counter = field(default_factory=Counter)  # reason -> frames that could not be read
     problem: str | None = None
@@ -49,6 +50,9 @@ class Summary:
             out.append(f"frames passed through unchanged: {passed} ({reasons})")
         if self.dropped:
             out.append(f"frames left out (outside --frame-ranges): {self.dropped}")
+        if self.unfollowed:
+            out.append(f"swapped faces left as the model drew them (--follow found no landmarks on them): "
+                       f"{self.unfollowed}")
         return out + input_lines(self.skipped, "frames", self.problem)
 
 
@@ -166,6 +170,7 @@ def run(cfg: Config) -> Summary:
                 writer = load_plugin(WRITERS, "writer", cfg.writer_kind)(
                     _writer_options(cfg, video_info, converter.dropping))
                 converter.convert(source, writer, summary, progress)
+                summary.unfollowed = converter.swapper.followed[1]
                 notes = writer.notes
     finally:
         progress.close()
@@ -190,8 +195,12 @@ def settings_line(cfg: Config, model: Swapper, sigma: float) -> str:
     """The model and swap settings a run uses, as one line for the log."""
     direction = "B to A" if cfg.swap_model else "A to B"
     smoothing = f", smoothing {sigma:g} frames" if sigma else ""
+    follow = ""
+    if cfg.swap.follow:
+        shape = "" if model.shapes is not None else " (no face shapes kept with this model: to the source's own)"
+        follow = f", follow {cfg.swap.follow:g}{shape}"
     return (f"model {model.model_name} ({model.input_size} px, coverage {model.coverage:.2f}), {direction}, "
-            f"mask {cfg.swap.mask_for(model)}, colour {cfg.swap.color}, blend {cfg.swap.blend}{smoothing}")
+            f"mask {cfg.swap.mask_for(model)}, colour {cfg.swap.color}, blend {cfg.swap.blend}{smoothing}{follow}")
 
 
 def _swap_group(group: list[WorkFrame], swapper: FaceSwapper, people: IdentityFilter | None,

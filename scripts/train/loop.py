@@ -17,6 +17,7 @@ from lib.image import SYNTHETIC_PNG_TEXT, write_png
 from lib.model.swapper import Swapper
 from lib.training.checkpoint import keep_copy, save_checkpoint
 from lib.training.curves import Curves, heldout_numbers
+from lib.training.faces import face_shapes
 from lib.training.feed import Feed
 from lib.training.heldout import HeldOutCheck
 from lib.training.multiworker import Cluster, lost_worker_errors, lost_worker_reason
@@ -96,7 +97,7 @@ class Loop:
         self.counted = 0
         # The live models, as convert would load them from a save: the held-out check swaps through these.
         self.swapper = Swapper(trainer.encoder, trainer.decoder_a, trainer.decoder_b, config,
-                               iteration=self.iteration, masker=trainer.masker)
+                               iteration=self.iteration, masker=trainer.masker, shapes=face_shapes(poses))
 
     def run(self, batches: Any) -> Summary:
         """Train; returns what the run did (its last save is at summary.iteration)."""

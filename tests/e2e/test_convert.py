@@ -205,6 +205,33 @@ def test_evaluate_swaps_each_face_exactly_as_convert(setup: Setup, frames_folder
         assert (result.faces[0].frame_mask(frame.shape)[changed] > 0).all(), name
 
 
+def test_follow_moves_the_swapped_features_and_0_turns_it_off(setup: Setup, frames_folder: Path,
+                                                               tmp_path: Path) -> None:
+    """By default (--follow 1) the swapped face's features are warped toward where the source's are (the model
+    keeps each person's mean face shape from train); --follow 0 pastes the model's face as drawn. Only the
+    face's region differs between the two."""
+    from lib.model.swapper import load_swapper
+    from scripts.convert.args import Config
+    from scripts.convert.run import settings_line
+
+    model = load_swapper(setup.model)
+    assert model.shapes is not None
+    followed = _convert(setup, frames_folder, tmp_path / "followed")
+    drawn = _convert(setup, frames_folder, tmp_path / "drawn", follow=0.0)
+    assert followed.faces_swapped == drawn.faces_swapped == 5 and followed.unfollowed <= 1
+    line = settings_line(Config(input=frames_folder, output=tmp_path / "x", model_dir=setup.model), model, 0.0)
+    assert line.endswith(", follow 1")
+    alignments = load_alignments(frames_folder / "alignments.json")
+    moved = 0
+    for path in sorted(frames_folder.glob("frame_*.png")):
+        a, b = read_image(tmp_path / "followed" / path.name), read_image(tmp_path / "drawn" / path.name)
+        crop = _footprint(a.shape, _faces_of(alignments, path.name), model.coverage, 3)
+        diff = np.abs(a.astype(int) - b).max(2)
+        assert diff[~crop].max() == 0, path.name
+        moved += int(diff[crop].mean() > 0.5)
+    assert moved >= 4  # of the 5 faces
+
+
 def test_swap_model_uses_the_other_decoder(setup: Setup, frames_folder: Path, tmp_path: Path) -> None:
     a2b = _convert(setup, frames_folder, tmp_path / "a2b", color="none")
     b2a = _convert(setup, frames_folder, tmp_path / "b2a", color="none", swap_model=True)

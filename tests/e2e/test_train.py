@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lib.align import ALIGNED_SIZE, mean_aligned_shape
 from lib.image import SYNTHETIC_KEY, png_text, read_image
 from lib.model.swapper import load_swapper
 from lib.pose import pose_range
@@ -244,6 +245,12 @@ def test_heldout_evaluation_keeps_the_best_and_stops_on_a_plateau(split_faces: d
     poses = json.loads((model / "poses.json").read_text())  # what evaluate compares held-out faces with
     trained_a = load_faces(split_faces["train_A"]).poses
     assert trained_a is not None and poses["covered"]["A"] == pose_range(trained_a)
+    # ... and each person's mean face shape, which convert's --follow keeps in the swap.
+    landmarks_b = load_faces(split_faces["train_B"]).landmarks
+    assert landmarks_b is not None and poses["shape_size"] == ALIGNED_SIZE
+    np.testing.assert_allclose(poses["shape"]["B"], mean_aligned_shape(landmarks_b, ALIGNED_SIZE), atol=0.006)
+    shapes = load_swapper(model / "best").shapes
+    assert shapes is not None and set(shapes) == {"A", "B"} and shapes["A"].shape == (68, 2)
     assert (model / "best" / "poses.json").read_text() == (model / "poses.json").read_text()
     assert (model / "curves.png").is_file() and read_image(model / "curves.png").shape[0] > 200
     events = b"".join(p.read_bytes() for p in (model / "logs").iterdir())

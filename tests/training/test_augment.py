@@ -5,7 +5,16 @@ import cv2
 import numpy as np
 import pytest
 
-from lib.align import LEFT_EYE, MIRROR_68, MOUTH, RIGHT_EYE, TEMPLATE, template_points, transform_points
+from lib.align import (
+    LEFT_EYE,
+    MIRROR_68,
+    MOUTH,
+    RIGHT_EYE,
+    TEMPLATE,
+    landmark_offsets,
+    template_points,
+    transform_points,
+)
 from lib.masks import blank_background, hull_mask, hull_points, region_weights
 from lib.training import augment
 from lib.training.faces import FaceSet, load_faces
@@ -199,8 +208,8 @@ def test_feed_blanks_the_background_of_input_and_target(faces: FaceSet) -> None:
 
 
 def test_a_face_turned_by_pose_transfer_reads_to_dlib_as_turned_that_much(faces: FaceSet) -> None:
-    """lib.pose.turn_landmarks and augment.landmark_offsets warp a real face (the extracted 256 px PNG) to another
-    head pose; dlib's landmarks on the warped pixels, through lib.pose, read the asked turn back."""
+    """lib.pose.turn_landmarks and lib.align.landmark_offsets warp a real face (the extracted 256 px PNG) to
+    another head pose; dlib's landmarks on the warped pixels, through lib.pose, read the asked turn back."""
     from lib.align import predictor_box
     from lib.pose import head_pose, turn_landmarks
     from lib.types import Detection
@@ -223,7 +232,7 @@ def test_a_face_turned_by_pose_transfer_reads_to_dlib_as_turned_that_much(faces:
         for turn in asked:
             moved = turn_landmarks(own, float(turn[0]), float(turn[1]), size)
             assert moved is not None
-            map_x, map_y = augment.offset_maps(np.eye(2, 3), augment.landmark_offsets(own, moved, size))
+            map_x, map_y = augment.offset_maps(np.eye(2, 3), landmark_offsets(own, moved, size))
             turned = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             found = aligner.align(turned, [Detection(predictor_box(moved), 1.0)])[0]
             landmark_errors.append(np.abs(found - moved).mean())

@@ -160,11 +160,12 @@ def border_fade(size: int, width: float) -> Mask:
     return np.asarray(np.minimum.outer(ramp, ramp), np.float32)
 
 
-def follow(output: Face, learned: Mask | None, source: Landmarks, aim: Landmarks, *, finder: LandmarkFinder,
-           strength: float) -> tuple[Face, Mask | None] | None:
-    """A model's output crop (and its learned mask) warped so that its brows, eyes, nose and mouth move
-    `strength` of the way to where the swapped face should have them (aim, crop pixels); None when the finder
-    loses the face, looked for near the source face's landmarks (crop pixels)."""
+def follow(output: Face, source: Landmarks, aim: Landmarks, *, finder: LandmarkFinder,
+           strength: float) -> Face | None:
+    """A model's output crop warped so that its brows, eyes, nose and mouth move `strength` of the way to where
+    the swapped face should have them (aim, crop pixels); None when the finder loses the face, looked for near
+    the source face's landmarks (crop pixels). The learned mask is not moved: it says which of the source's
+    pixels are face and which are in front of it (a hand, a microphone), and those stay where they are."""
     size = output.shape[0]
     scale = FINDER_SIZE / size
     big = np.asarray(cv2.resize(output, (FINDER_SIZE, FINDER_SIZE), interpolation=cv2.INTER_CUBIC), np.uint8)
@@ -178,12 +179,8 @@ def follow(output: Face, learned: Mask | None, source: Landmarks, aim: Landmarks
     offsets = landmark_offsets(drawn, wanted, size)
     grid = np.arange(size, dtype=np.float32)
     map_x, map_y = grid[None, :] + offsets[..., 0], grid[:, None] + offsets[..., 1]
-    moved = np.asarray(cv2.remap(output, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
-                       np.uint8)
-    if learned is not None:
-        learned = np.asarray(cv2.remap(learned, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
-                             np.float32)
-    return moved, learned
+    return np.asarray(cv2.remap(output, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+                      np.uint8)
 
 
 def follow_aim(landmarks: Landmarks, matrix: Matrix, view: View, *, shapes: tuple[np.ndarray, np.ndarray] | None,
@@ -279,7 +276,7 @@ class FaceSwapper:
         outputs, learned = self._run_model(inputs, direction)
         after_model = time.perf_counter()
         for job, (index, landmarks, matrix) in enumerate(jobs):
-            output, mask_out = outputs[job], None if learned is None else learned[job]
+            output = outputs[job]
             # A reconstruction (a2a, b2b) stays as the model drew it: it measures the model.
             if self.options.follow > 0 and direction in FOLLOW_SIDES:
                 assert self.finder is not None
@@ -288,11 +285,12 @@ class FaceSwapper:
                 shapes = None if self.model.shapes is None else (self.model.shapes[sides[0]],
                                                                  self.model.shapes[sides[1]])
                 aim = follow_aim(landmarks, matrix, view, shapes=shapes, coverage=self.coverage, size=self.size)
-                moved = follow(output, mask_out, transform_points(matrix, landmarks), aim, finder=self.finder,
+                moved = follow(output, transform_points(matrix, landmarks), aim, finder=self.finder,
                                strength=self.options.follow)
                 self.followed[moved is None] += 1
-                output, mask_out = (output, mask_out) if moved is None else moved
-            made = self.mask.make(transform_points(matrix, landmarks), self.size, mask_out)
+                output = output if moved is None else moved
+            made = self.mask.make(transform_points(matrix, landmarks), self.size,
+                                  None if learned is None else learned[job])
             mask = erode_mask(made, self.erosion)
             face = self.color.adjust(output, crops[job], mask)
             face = sharpen(face, self.options.sharpen)

@@ -37,9 +37,10 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sharpen", type=float, default=default.sharpen,
                        help="unsharp-mask amount, 0-3 (default: 0, off)")
     group.add_argument("--follow", type=float, default=default.follow, metavar="F",
-                       help="move the swapped face's brows, eyes, nose and mouth this far (0-1) to where the "
-                            "source face has them (its landmarks found on the model's output; a smooth warp): "
-                            f"the source's head turn and expression kept (default: {default.follow:g})")
+                       help="move the swapped face's brows, eyes, nose and mouth this far (0-1) to where they "
+                            "belong: the target person's face shape (kept by train) with the source's head turn "
+                            "and expression (dlib's landmarks on the model's output, a smooth warp; default: "
+                            f"{default.follow:g})")
     group.add_argument("--batch-size", type=int, default=default.batch_size,
                        help=f"faces per model call (default: {default.batch_size})")
 

@@ -161,6 +161,19 @@ def landmark_offsets(source: np.ndarray, moved: np.ndarray, size: int, *, sigma:
                       interpolation=cv2.INTER_CUBIC)
 
 
+def offset_maps(matrix: Matrix, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps for an output of offsets' size: output pixel p reads the source where the affine matrix
+    (source -> output) takes p + offsets[p]."""
+    size = offsets.shape[0]
+    grid = np.arange(size, dtype=np.float32)
+    x = grid[None, :] + offsets[..., 0]
+    y = grid[:, None] + offsets[..., 1]
+    inverse = invert(matrix).astype(np.float32)
+    map_x = inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]
+    map_y = inverse[1, 0] * x + inverse[1, 1] * y + inverse[1, 2]
+    return map_x, map_y
+
+
 def predictor_box(keypoints: npt.NDArray[np.float64]) -> Box:
     """The box dlib's 68-point predictor wants for a face, placed from 5 (or 68) points in frame pixels."""
     template = TEMPLATE_5 if len(keypoints) == 5 else TEMPLATE

@@ -24,6 +24,7 @@ from lib.align import (
     coverage_matrix,
     invert,
     landmark_offsets,
+    offset_maps,
     paste_face,
     predictor_box,
     transform_points,
@@ -176,9 +177,7 @@ def follow(output: Face, source: Landmarks, aim: Landmarks, *, finder: LandmarkF
         return None
     drawn = found[FOLLOWED]
     wanted = drawn + strength * (np.asarray(aim, np.float64)[FOLLOWED] - drawn)
-    offsets = landmark_offsets(drawn, wanted, size)
-    grid = np.arange(size, dtype=np.float32)
-    map_x, map_y = grid[None, :] + offsets[..., 0], grid[:, None] + offsets[..., 1]
+    map_x, map_y = offset_maps(np.eye(2, 3), landmark_offsets(drawn, wanted, size))
     return np.asarray(cv2.remap(output, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
                       np.uint8)
 
@@ -276,7 +275,7 @@ class FaceSwapper:
         outputs, learned = self._run_model(inputs, direction)
         after_model = time.perf_counter()
         for job, (index, landmarks, matrix) in enumerate(jobs):
-            output = outputs[job]
+            output, points = outputs[job], transform_points(matrix, landmarks)  # points: crop pixels
             # A reconstruction (a2a, b2b) stays as the model drew it: it measures the model.
             if self.options.follow > 0 and direction in FOLLOW_SIDES:
                 assert self.finder is not None
@@ -285,12 +284,10 @@ class FaceSwapper:
                 shapes = None if self.model.shapes is None else (self.model.shapes[sides[0]],
                                                                  self.model.shapes[sides[1]])
                 aim = follow_aim(landmarks, matrix, view, shapes=shapes, coverage=self.coverage, size=self.size)
-                moved = follow(output, transform_points(matrix, landmarks), aim, finder=self.finder,
-                               strength=self.options.follow)
+                moved = follow(output, points, aim, finder=self.finder, strength=self.options.follow)
                 self.followed[moved is None] += 1
                 output = output if moved is None else moved
-            made = self.mask.make(transform_points(matrix, landmarks), self.size,
-                                  None if learned is None else learned[job])
+            made = self.mask.make(points, self.size, None if learned is None else learned[job])
             mask = erode_mask(made, self.erosion)
             face = self.color.adjust(output, crops[job], mask)
             face = sharpen(face, self.options.sharpen)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lib.align import invert
+from lib.align import offset_maps
 from lib.types import Matrix
 
 # The classic denoising warp: a 5x5 grid of control points over the crop, each moved by a normal offset
@@ -54,19 +54,6 @@ def warp_maps(rng: np.random.Generator, matrix: Matrix, size: int,
     control = rng.normal(0.0, WARP_SCALE * size, (WARP_GRID, WARP_GRID, 2)).astype(np.float32)
     offsets = cv2.resize(control, (size, size), interpolation=cv2.INTER_CUBIC)
     return offset_maps(matrix, offsets if moved is None else offsets + moved)
-
-
-def offset_maps(matrix: Matrix, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """cv2.remap maps for an output of offsets' size: output pixel p reads the source where the affine matrix
-    (source -> output) takes p + offsets[p]."""
-    size = offsets.shape[0]
-    grid = np.arange(size, dtype=np.float32)
-    x = grid[None, :] + offsets[..., 0]
-    y = grid[:, None] + offsets[..., 1]
-    inverse = invert(matrix).astype(np.float32)
-    map_x = inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]
-    map_y = inverse[1, 0] * x + inverse[1, 1] * y + inverse[1, 2]
-    return map_x, map_y
 
 
 def bgr_to_lab(images: np.ndarray) -> np.ndarray:

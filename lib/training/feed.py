@@ -19,6 +19,7 @@ from lib.align import (
     coverage_matrix,
     invert,
     landmark_offsets,
+    offset_maps,
     resize_matrix,
     transform_points,
 )
@@ -160,7 +161,7 @@ class _Side:
                 pair[1, j] = cv2.warpAffine(self.images[i], sample, (n, n), flags=flags,
                                             borderMode=cv2.BORDER_REPLICATE)
             else:
-                map_x, map_y = augment.offset_maps(sample, moved)
+                map_x, map_y = offset_maps(sample, moved)
                 pair[1, j] = cv2.remap(self.images[i], map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
             if opts.warp:
                 map_x, map_y = augment.warp_maps(rng, sample, n, moved)
@@ -199,7 +200,7 @@ class _Side:
         if moved is None:
             return own, None
         offsets = landmark_offsets(transform_points(matrix, own), transform_points(matrix, moved),
-                                           self.options.size)
+                                   self.options.size)
         return moved, offsets
 
     def _colour(self, rng: np.random.Generator, pair: np.ndarray, indices: np.ndarray,

@@ -12,6 +12,7 @@ from lib.align import (
     RIGHT_EYE,
     TEMPLATE,
     landmark_offsets,
+    offset_maps,
     template_points,
     transform_points,
 )
@@ -232,7 +233,7 @@ def test_a_face_turned_by_pose_transfer_reads_to_dlib_as_turned_that_much(faces:
         for turn in asked:
             moved = turn_landmarks(own, float(turn[0]), float(turn[1]), size)
             assert moved is not None
-            map_x, map_y = augment.offset_maps(np.eye(2, 3), landmark_offsets(own, moved, size))
+            map_x, map_y = offset_maps(np.eye(2, 3), landmark_offsets(own, moved, size))
             turned = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             found = aligner.align(turned, [Detection(predictor_box(moved), 1.0)])[0]
             landmark_errors.append(np.abs(found - moved).mean())

@@ -66,6 +66,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "lightweight-cm-b8-pt": {**_CM_B8, "pose_transfer": 0.5},
     # A quarter of the faces turned: less of each decoder's training on warped faces.
     "lightweight-cm-b8-pt25": {**_CM_B8, "pose_transfer": 0.25},
+    # The same at twice the learning rate: more of the face learned in the same few thousand updates.
+    "lightweight-cm-b8-pt25-lr4": {**_CM_B8, "pose_transfer": 0.25, "learning_rate": 4e-4},
+    # Twice the learning rate without the turned faces: convert's --follow turns the features to the source's pose.
+    "lightweight-cm-b8-lr4": {**_CM_B8, "learning_rate": 4e-4},
     # DeepFaceLab's LIAE (one decoder for both people) with the same training: pose and expression through a
     # decoder that has drawn both people in all their poses.
     "liae-cm-b8": {**_CM_B8, "model": "liae"},

@@ -61,7 +61,10 @@ def _panel(title: str, series: Series, x_label: str, target: float | None) -> Fr
             cv2.polylines(image, [np.array(line, np.int32)], False, colour, 2, cv2.LINE_AA)
         for point in line:
             cv2.circle(image, point, 3, colour, -1, cv2.LINE_AA)
-        cv2.putText(image, label, (width - right - 70, top + 14 + 14 * index), FONT, 0.38, colour, 1, cv2.LINE_AA)
+        # Right-aligned inside the panel, however long the label (a recipe's name).
+        label_width = cv2.getTextSize(label, FONT, 0.38, 1)[0][0]
+        cv2.putText(image, label, (max(width - right - label_width - 4, 0), top + 14 + 14 * index), FONT, 0.38,
+                    colour, 1, cv2.LINE_AA)
     return image
 
 

@@ -98,6 +98,7 @@ def measure_train(spec: Spec, sets: tuple[FaceSet, FaceSet], seconds: float) -> 
 
     from lib.model.parts import ModelOptions
     from lib.training.feed import Feed, FeedOptions
+    from lib.training.state import DEFAULT_EMA
     from lib.training.trainer import LossOptions, Trainer
     from plugins.registry import load_plugin
     from plugins.train.model import REGISTRY
@@ -109,7 +110,7 @@ def measure_train(spec: Spec, sets: tuple[FaceSet, FaceSet], seconds: float) -> 
     try:
         plugin = load_plugin(REGISTRY, "model", model)(ModelOptions(size=size))
         result["size"] = plugin.size
-        trainer = Trainer(plugin.build(), LossOptions())
+        trainer = Trainer(plugin.build(), LossOptions(), ema=DEFAULT_EMA)  # as train makes it
         trainer.build_optimizers()
         feed = Feed(sets[0], sets[1], FeedOptions(size=plugin.size, batch_size=batch, seed=0))
         ready = [{k: tf.constant(v) for k, v in feed.make_batch(i).items()} for i in range(2)]

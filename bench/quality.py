@@ -70,6 +70,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "lightweight-cm-b8-pt25-lr4": {**_CM_B8, "pose_transfer": 0.25, "learning_rate": 4e-4},
     # Twice the learning rate without the turned faces: convert's --follow turns the features to the source's pose.
     "lightweight-cm-b8-lr4": {**_CM_B8, "learning_rate": 4e-4},
+    # The same drawing more of the face (coverage 0.7: the brows whole and the jaw line inside the crop), at
+    # 64 px all the same.
+    "lightweight-cm-b8-lr4-c70": {**_CM_B8, "learning_rate": 4e-4, "coverage": 0.7},
     # DeepFaceLab's LIAE (one decoder for both people) with the same training: pose and expression through a
     # decoder that has drawn both people in all their poses.
     "liae-cm-b8": {**_CM_B8, "model": "liae"},

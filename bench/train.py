@@ -5,7 +5,7 @@ its 4x4 maps convolved by Keras' Conv2D instead of PatchConv2D (the "4x4 maps" c
 
     python -m bench.train [--models original lightweight residual] [--batches 16 64]
                           [--precisions float32 mixed_bfloat16] [--seconds 30] [--faces-a DIR --faces-b DIR]
-                          [--pose-transfer P] [--quick] [--json PATH]
+                          [--pose-transfer P] [--ema DECAY] [--quick] [--json PATH]
 
 Faces: 500 real faces per side. Without --faces-a/--faces-b, the longer real videos of two people
 (bench/fetch-media.sh) are fetched into a temporary folder once and their faces extracted (dlib HOG)
@@ -15,6 +15,8 @@ dtype policy, its own peak memory). By default bfloat16 is measured for the orig
 on a CPU without native bf16 it is emulated and many times slower. --pose-transfer P adds, for each model at the
 smallest batch, an end-to-end row whose feed turns that share of the faces to the other side's poses (train's
 --pose-transfer), and a feed-alone row with it: the cost of the turn, as a ratio measured in the same run.
+Every trainer keeps train's weight average (--ema, train's default); each model's smallest batch is measured once
+more without it (step alone), its cost as a ratio.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from bench.common import (
     timed,
     write_json,
 )
+from lib.training.state import DEFAULT_EMA
 from plugins.train.model import REGISTRY
 
 MODELS = ("original", "lightweight", "residual")
@@ -97,6 +100,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-end-to-end", action="store_true", help="model step alone, without the feed")
     parser.add_argument("--pose-transfer", type=float, default=0.0, metavar="P",
                         help="also measure end to end with this share of faces turned (train's --pose-transfer)")
+    parser.add_argument("--ema", type=float, default=DEFAULT_EMA, metavar="DECAY",
+                        help=f"train's weight average, as train --ema (default: {DEFAULT_EMA:g}, "
+                             "train's); each model's smallest batch is also measured without it")
     parser.add_argument("--quick", action="store_true", help="lightweight at batch 16, float32, 10 s")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--from-json", type=Path, default=None, help="print the table of an earlier --json")
@@ -200,7 +206,7 @@ def measure(spec: dict[str, Any], faces: tuple[Path, Path], seconds: float) -> d
         keras.backend.clear_session()
         built = plugin.build()
     sets = [load_faces(folder) for folder in faces]
-    trainer = Trainer(built, LossOptions(), concat=spec["concat"])
+    trainer = Trainer(built, LossOptions(), concat=spec["concat"], ema=spec.get("ema", 0.0))
     trainer.build_optimizers()
     batch = spec["batch"]
     feed = Feed(sets[0], sets[1], FeedOptions(size=plugin.size, batch_size=batch, seed=0,
@@ -267,16 +273,21 @@ def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
                 ["mixed_bfloat16"] if model == "original" and batch == min(args.batches) else [])
             for precision in precisions:
                 found.append({"kind": "model", "model": model, "batch": batch, "precision": precision,
-                              "concat": True, "end_to_end": precision == "float32" and not args.no_end_to_end})
+                              "concat": True, "end_to_end": precision == "float32" and not args.no_end_to_end,
+                              "ema": args.ema})
+            if batch == min(args.batches) and args.ema > 0 and not args.quick:  # its cost, next to its pair
+                found.append({"kind": "model", "model": model, "batch": batch, "precision": "float32",
+                              "concat": True, "end_to_end": False, "ema": 0.0})
             if batch == min(args.batches) and args.pose_transfer > 0:  # the feed's turn, end to end
                 found.append({"kind": "model", "model": model, "batch": batch, "precision": "float32",
-                              "concat": True, "end_to_end": True, "pose_transfer": args.pose_transfer})
+                              "concat": True, "end_to_end": True, "pose_transfer": args.pose_transfer,
+                              "ema": args.ema})
             if batch == min(args.batches) and not args.quick:  # next to its pair: a ratio on a busy host
                 found.append({"kind": "model", "model": model, "batch": batch, "precision": "float32",
-                              "concat": True, "end_to_end": False, "patch_conv": False})
+                              "concat": True, "end_to_end": False, "patch_conv": False, "ema": args.ema})
     if "original" in args.models and not args.quick:
         base = {"kind": "model", "model": "original", "batch": min(args.batches), "precision": "float32",
-                "end_to_end": False}
+                "end_to_end": False, "ema": args.ema}
         found.append({**base, "concat": False})  # A and B through the encoder apart, not as one batch
         found.append({**base, "concat": True, "onednn": False})  # TensorFlow's default kernels on AVX2
     return found
@@ -320,6 +331,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
                      r["precision"].replace("mixed_", ""), "one batch" if r["concat"] else "apart",
                      "on" if r.get("onednn", True) else "off", "matmul" if r.get("patch_conv", True) else "Conv2D",
                      f"{r['pose_transfer']:.0%}" if r.get("pose_transfer") else "-",
+                     f"{r['ema']:g}" if r.get("ema") else "-",
                      r["alone"]["egs_per_s"], e2e["egs_per_s"] if e2e else "-",
                      r.get("train_gflop_per_face", "-"), _gflops(r["alone"]["egs_per_s"], r, peak),
                      r["first_step_s"],
@@ -328,7 +340,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], source: str) -> 
              "EGs/s = faces of both sides per second (a step of batch B trains 2B faces). alone: batches made "
              "beforehand; end to end: the feed's tf.data pipeline on the same cores.",
              format_table(["model", "px", "params", "batch", "precision", "A+B in encoder", "oneDNN",
-                           "4x4 maps", "faces turned",
+                           "4x4 maps", "faces turned", "weight average",
                            "EGs/s alone", "EGs/s end to end", "GFLOP per EG", "GFLOP/s alone (% of peak)",
                            "first step s", "steps timed", "peak RSS MB"], rows)]
     original = [r for r in results if r["kind"] == "model" and r["model"] == "original" and r["batch"] == 16

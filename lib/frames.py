@@ -33,6 +33,7 @@ class WorkFrame:
     faces: list[Landmarks] = field(default_factory=list)
     status: str | None = None
     problem: str | None = None
+    unfollowed: int = 0  # of its swapped faces, those convert's --follow left as the model drew them
 
 
 def default_smoothing(source: FrameSource) -> float:

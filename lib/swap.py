@@ -81,7 +81,9 @@ class SwapOptions:
     """How a swapped face goes back into its frame. mask, color: plugin names (mask 'auto': the learned mask
     when the model has one, else the hull); blend: a name of lib.blend.BLENDS. erosion and blur are shares (%)
     of the model's crop: erosion > 0 shrinks the mask, < 0 grows it; blur feathers its edge. sharpen: the
-    unsharp-mask amount. batch_size: faces per model call."""
+    unsharp-mask amount. batch_size: faces per model call. follow: how far the swapped face's features move to
+    their aim (follow_aim); follow_shape: how much of the target person's own face shape the aim keeps (1: all of
+    it, 0: the source's), the trade between likeness and the source's expression."""
 
     mask: str = "auto"
     color: str = "avg-color"
@@ -91,6 +93,7 @@ class SwapOptions:
     sharpen: float = 0.0
     batch_size: int = 16
     follow: float = 1.0
+    follow_shape: float = 0.8
 
     def __post_init__(self) -> None:
         check_range("mask erosion", self.erosion, -50, 50, unit="% of the face crop")
@@ -98,6 +101,7 @@ class SwapOptions:
         check_range("sharpen amount", self.sharpen, 0, 3)
         check_range("faces per model call", self.batch_size, 1, 256)
         check_range("landmark follow", self.follow, 0, 1)
+        check_range("face shape kept by --follow", self.follow_shape, 0, 1)
 
     def mask_for(self, model: SwapModel) -> str:
         """The mask plugin's name once 'auto' is resolved for this model: the learned mask inside the face hull
@@ -112,7 +116,8 @@ class SwappedFace:
     """One face as it was swapped. crop: the model's input (its background blanked for a model trained so),
     output: its raw output, face: what was pasted (colour-matched, sharpened); all BGR uint8 (n, n, 3).
     mask: float32 (n, n) in [0, 1], feathered, as pasted. matrix: frame pixels -> crop pixels. made: the mask as
-    its plugin made it, before erosion, feathering and the fade at the crop's border (float32 (n, n))."""
+    its plugin made it, before erosion, feathering and the fade at the crop's border (float32 (n, n)).
+    unfollowed: options.follow found no landmarks on the model's output, so the face was pasted as drawn."""
 
     crop: Face
     output: Face
@@ -120,6 +125,7 @@ class SwappedFace:
     mask: Mask
     matrix: Matrix
     made: Mask
+    unfollowed: bool = False
 
     def frame_mask(self, shape: tuple[int, ...]) -> Mask:
         """The pasted mask in the pixels of a frame of this (height, width, ...) shape: float32 in [0, 1]."""
@@ -183,17 +189,18 @@ def follow(output: Face, source: Landmarks, aim: Landmarks, *, finder: LandmarkF
 
 
 def follow_aim(landmarks: Landmarks, matrix: Matrix, view: View, *, shapes: tuple[np.ndarray, np.ndarray] | None,
-               coverage: float, size: int) -> np.ndarray:
+               coverage: float, size: int, keep_shape: float = 1.0) -> np.ndarray:
     """Where a swapped face's 68 landmarks belong, in the pixels of its size x size crop (matrix: image pixels ->
     crop): the target person's mean face shape moved as the source face (landmarks, image pixels) differs from
     its own person's mean (its expression), then turned (lib.pose.turn_landmarks) to the source's head pose as
     head_pose reads both in the frame the view places the image in. shapes: the (source, target) people's mean
-    aligned shapes (ALIGNED_SIZE pixels); without them, the source's own landmarks."""
+    aligned shapes (ALIGNED_SIZE pixels); without them, the source's own landmarks. keep_shape: the share of the
+    difference between the two mean shapes the aim takes (1: the target's shape, 0: the source's own)."""
     source = transform_points(matrix, landmarks)
     if shapes is None:
         return source
     to_crop = coverage_matrix(np.eye(2, 3), ALIGNED_SIZE, coverage, size)
-    aim = source + transform_points(to_crop, shapes[1]) - transform_points(to_crop, shapes[0])
+    aim = source + keep_shape * (transform_points(to_crop, shapes[1]) - transform_points(to_crop, shapes[0]))
     to_frame, frame_shape = view
     crop_to_frame = compose(to_frame, invert(matrix))
     placed = transform_points(crop_to_frame, aim)
@@ -235,7 +242,6 @@ class FaceSwapper:
         self.blur = options.blur / 100 * self.size
         self.border = border_fade(self.size, BORDER_FADE * self.size)
         self.timings = {"crop": 0.0, "model": 0.0, "paste": 0.0}
-        self.followed = [0, 0]  # swapped faces options.follow moved, and left as drawn (no landmarks found)
 
     def matrix(self, landmarks: Landmarks) -> Matrix:
         """Frame pixels -> pixels of the model's input crop (the same crop train sees)."""
@@ -276,6 +282,7 @@ class FaceSwapper:
         after_model = time.perf_counter()
         for job, (index, landmarks, matrix) in enumerate(jobs):
             output, points = outputs[job], transform_points(matrix, landmarks)  # points: crop pixels
+            unfollowed = False
             # A reconstruction (a2a, b2b) stays as the model drew it: it measures the model.
             if self.options.follow > 0 and direction in FOLLOW_SIDES:
                 assert self.finder is not None
@@ -283,9 +290,10 @@ class FaceSwapper:
                 sides = FOLLOW_SIDES[direction]
                 shapes = None if self.model.shapes is None else (self.model.shapes[sides[0]],
                                                                  self.model.shapes[sides[1]])
-                aim = follow_aim(landmarks, matrix, view, shapes=shapes, coverage=self.coverage, size=self.size)
+                aim = follow_aim(landmarks, matrix, view, shapes=shapes, coverage=self.coverage, size=self.size,
+                                 keep_shape=self.options.follow_shape)
                 moved = follow(output, points, aim, finder=self.finder, strength=self.options.follow)
-                self.followed[moved is None] += 1
+                unfollowed = moved is None
                 output = output if moved is None else moved
             made = self.mask.make(points, self.size, None if learned is None else learned[job])
             mask = erode_mask(made, self.erosion)
@@ -293,7 +301,7 @@ class FaceSwapper:
             face = sharpen(face, self.options.sharpen)
             pasted = feather_mask(mask * self.border, self.blur)
             images[index] = paste_face(images[index], face, pasted, matrix, self.blend)
-            results[index].append(SwappedFace(inputs[job], output, face, pasted, matrix, made))
+            results[index].append(SwappedFace(inputs[job], output, face, pasted, matrix, made, unfollowed))
         self.timings["crop"] += after_crop - start
         self.timings["model"] += after_model - after_crop
         self.timings["paste"] += time.perf_counter() - after_model

@@ -18,8 +18,8 @@ DEFAULT_DETECTOR = "mtcnn"
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
-    """--mask, --erosion, --blur, --color, --blend, --sharpen, --follow, --batch-size: the fields of
-    lib.swap.SwapOptions."""
+    """--mask, --erosion, --blur, --color, --blend, --sharpen, --follow, --follow-shape, --batch-size: the fields
+    of lib.swap.SwapOptions."""
     default = SwapOptions()
     group = parser.add_argument_group("how swapped faces go back into the frame")
     group.add_argument("--mask", default=default.mask, choices=["auto", *MASKS],
@@ -41,6 +41,11 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
                             "belong: the target person's face shape (kept by train) with the source's head turn "
                             "and expression (dlib's landmarks on the model's output, a smooth warp; default: "
                             f"{default.follow:g})")
+    group.add_argument("--follow-shape", type=float, default=default.follow_shape, metavar="S",
+                       help="how much of the target person's own face shape --follow keeps (0-1): 1 draws the "
+                            "features where they sit on the target's face, 0 where they sit on the source's; "
+                            "lower keeps more of the source's expression, higher looks more like the target "
+                            f"(default: {default.follow_shape:g})")
     group.add_argument("--batch-size", type=int, default=default.batch_size,
                        help=f"faces per model call (default: {default.batch_size})")
 

@@ -1,5 +1,6 @@
 """The model folder: state.json (what the model is, how far it trained) pointing to one complete checkpoint
-folder of .keras files and optimiser state (.npz).
+folder of .keras files and optimiser state (.npz). With a weight average (train --ema) the .keras files hold the
+average, what convert and evaluate load, and TRAINING_WEIGHTS the weights training goes on from.
 
 Saving is crash-safe: a new `ckpt-<iteration>` is written in full under a temporary name and fsynced, renamed,
 and only then does state.json (replaced atomically) point to it; older checkpoints are deleted after that,
@@ -24,6 +25,10 @@ from lib.training.state import POSES, SNAPSHOTS, STATE, ModelConfig, State, Trai
 if TYPE_CHECKING:
     from lib.training.trainer import Trainer
 
+# A checkpoint of a model trained with a weight average: the weights themselves (generator variables by position);
+# the .keras files hold the average.
+TRAINING_WEIGHTS = "training_weights.npz"
+
 
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -33,20 +38,46 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _by_position(variables: list[Any]) -> dict[str, np.ndarray]:
+    # By position: variable names repeat across sub-models; the order is fixed by the model build order.
+    return {f"v{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+
+
 def _optimizer_arrays(trainer: Trainer, key: str) -> dict[str, np.ndarray]:
     optimizer = trainer.optimizers[key]
     inner = getattr(optimizer, "inner_optimizer", optimizer)  # a loss-scale wrapper's own state is not kept
-    # By position: variable names repeat across sub-models; the order is fixed by the model build order.
-    return {f"v{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(inner.variables)}
+    return _by_position(inner.variables)
+
+
+def _load_by_position(model_dir: Path, state: State, name: str, variables: list[Any], what: str) -> None:
+    """Assign the arrays of the checkpoint's name (.npz, by position) to variables; FaceswapError when they do
+    not fit."""
+    try:
+        with np.load(model_dir / state.checkpoint / name, allow_pickle=False) as stored:
+            arrays = [stored[f"v{i:05d}"] for i in range(len(stored.files))]
+    except Exception as err:
+        raise FaceswapError(f"{model_dir}: cannot load {state.checkpoint}/{name} "
+                            f"({type(err).__name__}): the model folder is damaged") from err
+    if len(arrays) != len(variables) or any(a.shape != tuple(v.shape) for a, v in zip(arrays, variables)):
+        raise FaceswapError(f"{model_dir}: the {what} in {state.checkpoint}/{name} does not fit the model: the "
+                            "model folder is damaged")
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)
 
 
 def _write_checkpoint(folder: Path, trainer: Trainer) -> dict[str, int]:
-    """Write every file of a checkpoint into folder and fsync them; returns name → size."""
-    for stem, model in trainer.sub_models.items():
-        model.save(folder / f"{stem}.keras")
-    for key in trainer.optimizers:
-        arrays: dict[str, Any] = _optimizer_arrays(trainer, key)
-        np.savez(folder / f"{key}.npz", **arrays)
+    """Write every file of a checkpoint into folder and fsync them; returns name → size. With a weight average
+    the .keras files hold it (what convert, evaluate and best/ load) and TRAINING_WEIGHTS the weights training
+    goes on from."""
+    with trainer.averaged():
+        for stem, model in trainer.sub_models.items():
+            model.save(folder / f"{stem}.keras")
+    stored: dict[str, dict[str, Any]] = {f"{key}.npz": _optimizer_arrays(trainer, key)
+                                         for key in trainer.optimizers}
+    if trainer.average is not None:
+        stored[TRAINING_WEIGHTS] = _by_position(trainer.average.variables)
+    for name, arrays in stored.items():
+        np.savez(folder / name, **arrays)
     files = {}
     for file in sorted(folder.iterdir()):
         _fsync(file)
@@ -149,18 +180,11 @@ def load_trainer_state(model_dir: Path, state: State, trainer: Trainer) -> None:
     trainer.build_optimizers()
     for key, optimizer in trainer.optimizers.items():
         inner = getattr(optimizer, "inner_optimizer", optimizer)
-        try:
-            with np.load(folder / f"{key}.npz", allow_pickle=False) as stored:
-                arrays = [stored[f"v{i:05d}"] for i in range(len(stored.files))]
-        except Exception as err:
-            raise FaceswapError(f"{model_dir}: cannot load {state.checkpoint}/{key}.npz "
-                                f"({type(err).__name__}): the model folder is damaged") from err
-        if len(arrays) != len(inner.variables) or any(
-                a.shape != tuple(v.shape) for a, v in zip(arrays, inner.variables)):
-            raise FaceswapError(f"{model_dir}: the optimiser state in {state.checkpoint}/{key}.npz does not fit "
-                                "the model: the model folder is damaged")
-        for variable, array in zip(inner.variables, arrays):
-            variable.assign(array)
+        _load_by_position(model_dir, state, f"{key}.npz", inner.variables, "optimiser state")
+    if trainer.average is not None:
+        trainer.average.reset()  # the .keras files held the average (or, saved without one, the weights)
+    if TRAINING_WEIGHTS in state.files:
+        _load_by_position(model_dir, state, TRAINING_WEIGHTS, trainer.generator_variables, "training weights")
 
 
 def load_models(model_dir: Path, state: State, names: tuple[str, ...]) -> dict[str, Any]:

@@ -43,6 +43,9 @@ class ModelConfig:
     mask_model: bool = False
 
 
+DEFAULT_EMA = 0.999  # the weight average's decay a new model gets (train --ema; lib/training/average.py)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """How it was last trained: reused on resume when not given, and changeable on the command line."""
@@ -55,6 +58,7 @@ class TrainingConfig:
     warp: bool
     occlusion_aug: float = 0.0  # share of input faces with an occluder pasted over them (lib/occlusion.py)
     pose_transfer: float = 0.0  # share of faces turned to a head pose of the other side's (lib/training/feed.py)
+    ema: float = 0.0  # decay of the weight average saves hold (lib/training/average.py); 0: none (older models)
 
 
 @dataclass(frozen=True)

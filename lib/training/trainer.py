@@ -2,6 +2,7 @@
 encoder under tf.GradientTape, applies Adam, and (with a GAN) updates the discriminators in the same step."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from lib.model import losses
 from lib.model.blocks import mask_network, patch_discriminator
 from lib.model.loss_spec import DEFAULT_LOSS, parse_loss
 from lib.model.parts import ModelParts
+from lib.training.average import WeightAverage
 
 MASK_LOSS_WEIGHT = 1.0
 ADAM_BETA_1 = 0.5  # the deepfakes/faceswap default: steadier for autoencoders and GANs than 0.9
@@ -89,7 +91,7 @@ class Trainer(keras.Model):
 
     def __init__(self, parts: ModelParts, loss_options: LossOptions, *, learning_rate: float = 5e-5,
                  clip_norm: float | None = 1.0, gan: bool = False, concat: bool = True,
-                 mask_model: bool = False) -> None:
+                 mask_model: bool = False, ema: float = 0.0) -> None:
         super().__init__(name="trainer")
         self.encoder, self.decoder_a, self.decoder_b = parts.encoder, parts.decoder_a, parts.decoder_b
         self.input_size = parts.input_size
@@ -108,6 +110,10 @@ class Trainer(keras.Model):
         self.disc_optimizer = self._optimizer(learning_rate, clip_norm, "disc_adam") if gan else None
         self.mask_optimizer = (self._optimizer(MASKER_LEARNING_RATE, clip_norm, "mask_adam", beta_1=0.9)
                                if mask_model else None)
+        # The generator's weight average (lib/training/average.py; ema: its decay, 0 for none), made with the
+        # optimiser slots in build_optimizers.
+        self.ema = ema
+        self.average: WeightAverage | None = None
         names = ["loss_a", "loss_b"] + (["mask_a", "mask_b"] if self.learn_mask else [])
         names += ["mask_net"] if mask_model else []
         names += ["gan_g", "gan_d"] if gan else []
@@ -162,6 +168,13 @@ class Trainer(keras.Model):
             self.disc_optimizer.build(self.discriminator_variables)
         if self.masker is not None and self.mask_optimizer is not None and not self.mask_optimizer.built:
             self.mask_optimizer.build(self.masker.trainable_variables)
+        if self.ema and self.average is None:
+            self.average = WeightAverage(self.generator_variables, self.ema)
+
+    def averaged(self) -> AbstractContextManager[None]:
+        """The generator's averaged weights in its variables for the duration, when it keeps an average: what
+        convert would load from a save."""
+        return self.average.applied() if self.average is not None else nullcontext()
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """Use this learning rate for the face models from now on (a resumed optimiser state carries the old
@@ -251,6 +264,8 @@ class Trainer(keras.Model):
     def train_step(self, data: Any) -> dict[str, Any]:
         """The Keras train step (single device): one update, then the running means of the losses."""
         found = self.compute_step(data)
+        if self.average is not None:
+            self.average.update(self.gen_optimizer.iterations)
         for name, tracker in self.trackers.items():
             tracker.update_state(found[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -278,6 +293,8 @@ class Trainer(keras.Model):
             # One all-reduce of every loss (and the votes), not one per loss: each is a round trip between workers.
             summed = strategy.reduce("SUM", strategy.run(replica_step, args=(batch, *extra)), axis=None)
             found = dict(zip(names, tf.unstack(summed[:len(names)] / strategy.num_replicas_in_sync)))
+            if self.average is not None:  # after the replicas' updates, once (every replica has the same weights)
+                self.average.update(self.gen_optimizer.iterations)
             for name, tracker in self.trackers.items():
                 tracker.update_state(found[name])
             return (found, summed[len(names):]) if votes else found

@@ -170,7 +170,6 @@ def run(cfg: Config) -> Summary:
                 writer = load_plugin(WRITERS, "writer", cfg.writer_kind)(
                     _writer_options(cfg, video_info, converter.dropping))
                 converter.convert(source, writer, summary, progress)
-                summary.unfollowed = converter.swapper.followed[1]
                 notes = writer.notes
     finally:
         progress.close()
@@ -198,7 +197,7 @@ def settings_line(cfg: Config, model: Swapper, sigma: float) -> str:
     follow = ""
     if cfg.swap.follow:
         shape = "" if model.shapes is not None else " (no face shapes kept with this model: to the source's own)"
-        follow = f", follow {cfg.swap.follow:g}{shape}"
+        follow = f", follow {cfg.swap.follow:g} (face shape {cfg.swap.follow_shape:g}){shape}"
     return (f"model {model.model_name} ({model.input_size} px, coverage {model.coverage:.2f}), {direction}, "
             f"mask {cfg.swap.mask_for(model)}, colour {cfg.swap.color}, blend {cfg.swap.blend}{smoothing}{follow}")
 
@@ -217,6 +216,7 @@ def _swap_group(group: list[WorkFrame], swapper: FaceSwapper, people: IdentityFi
                                   [frame.faces for frame in ready], direction)
     for frame, result in zip(ready, results):
         frame.image = result.image
+        frame.unfollowed = sum(face.unfollowed for face in result.faces)
 
 
 def _write(frame: WorkFrame, output: WriteBehind[OutputFrame], summary: Summary, dropping: bool) -> None:
@@ -233,6 +233,7 @@ def _write(frame: WorkFrame, output: WriteBehind[OutputFrame], summary: Summary,
     if changed:
         summary.frames_swapped += 1
         summary.faces_swapped += len(frame.faces)
+        summary.unfollowed += frame.unfollowed
     else:
         reason = "outside --frame-ranges" if not frame.in_range else frame.status or "no face"
         summary.passed[reason] += 1

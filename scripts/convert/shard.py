@@ -79,7 +79,7 @@ class ConvertWorker:
 
 
 def _add(summary: Summary, part: dict[str, Any]) -> None:
-    for name in ("frames_read", "frames_written", "frames_swapped", "faces_swapped", "dropped"):
+    for name in ("frames_read", "frames_written", "frames_swapped", "faces_swapped", "dropped", "unfollowed"):
         setattr(summary, name, getattr(summary, name) + part[name])
     summary.passed.update(Counter(part["passed"]))
     summary.skipped.update(Counter(part["skipped"]))

@@ -10,7 +10,7 @@ from lib.errors import FaceswapError, check_range
 from lib.facefile import face_paths
 from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, format_loss, parse_loss
 from lib.training.multiworker import ENV, Cluster, read_cluster
-from lib.training.state import ModelConfig, State, TrainingConfig, read_state
+from lib.training.state import DEFAULT_EMA, ModelConfig, State, TrainingConfig, read_state
 from plugins.train.model import REGISTRY, SUMMARIES
 from scripts.common import check_can_create
 
@@ -19,7 +19,7 @@ DEFAULTS = {  # what a new model folder gets for the options left out; a resumed
     "coverage": 0.6, "learn_mask": False, "gan": False, "gan_loss": "lsgan", "gan_weight": 0.1,
     "eye_multiplier": 3.0, "mouth_multiplier": 2.0, "background_weight": 0.1, "mask_input": False,
     "batch_size": 16, "learning_rate": 5e-5, "clip_norm": 1.0, "color_match": 0.0, "motion_blur": 0.0,
-    "pose_transfer": 0.0,
+    "pose_transfer": 0.0, "ema": DEFAULT_EMA,
 }
 # --occlusion-aug of a new model with a mask head: half the faces with something in front of them.
 DEFAULT_OCCLUSION = 0.5
@@ -27,8 +27,8 @@ BOUNDS = {  # option -> (lowest, highest) allowed
     "coverage": (0.25, 1.0), "gan_weight": (0.001, 10.0), "eye_multiplier": (1.0, 100.0),
     "mouth_multiplier": (1.0, 100.0), "background_weight": (0.0, 1.0), "batch_size": (1, 4096),
     "learning_rate": (1e-7, 0.1), "clip_norm": (0.0, 1e6), "color_match": (0.0, 1.0), "motion_blur": (0.0, 1.0),
-    "occlusion_aug": (0.0, 1.0), "pose_transfer": (0.0, 1.0), "iterations": (1, 10**9), "minutes": (0.01, 10**7),
-    "save_every": (1, 10**9),
+    "occlusion_aug": (0.0, 1.0), "pose_transfer": (0.0, 1.0), "ema": (0.0, 0.99999), "iterations": (1, 10**9),
+    "minutes": (0.01, 10**7), "save_every": (1, 10**9),
     "snapshot_every": (0, 10**9), "preview_every": (0, 10**9), "timelapse_every": (0, 10**9), "workers": (1, 64),
     "seed": (0, 2**32 - 1), "size": (16, 1024), "eval_every": (1, 10**9), "eval_faces": (2, 10**5),
     "stop_after_plateau": (1, 10**6),
@@ -82,6 +82,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="share of faces turned (a smooth warp from their landmarks) to the head pose of a "
                           "random face of the other person, so that each decoder also draws its person in the "
                           "other's turns and tilts, as a swap asks it to (default: 0)")
+    run.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                     help="save, preview and score a moving average of the weights, over about the last "
+                          "iteration/9 steps and at most 1/(1-DECAY): steadier swaps than the weights of any one "
+                          "step; 0 for none (default: 0.999)")
     run.add_argument("--warp", action=argparse.BooleanOptionalAction, default=None,
                      help="warp the inputs: the denoising trick that teaches the model faces (default: on)")
     session = parser.add_argument_group("this run")
@@ -151,6 +155,7 @@ class Config:
     motion_blur: float | None = None
     occlusion_aug: float | None = None
     pose_transfer: float | None = None
+    ema: float | None = None
     warp: bool | None = None
     iterations: int | None = None
     minutes: float | None = None

@@ -266,7 +266,8 @@ class Loop:
         assert self.check is not None and self.log is not None
         began = time.perf_counter()
         self.swapper.iteration = self.iteration
-        report = self.check.evaluate(self.swapper)
+        with self.trainer.averaged():
+            report = self.check.evaluate(self.swapper)
         numbers = heldout_numbers(report)
         self.curves.add_heldout(self.iteration, report)
         self.curves.save()
@@ -297,7 +298,8 @@ class Loop:
     def _preview(self) -> np.ndarray:
         if self.preview_faces is None:
             self.preview_faces = self.feed.preview_faces(self.PREVIEW_FACES)
-        return preview_grid(self.trainer, self.preview_faces)
+        with self.trainer.averaged():
+            return preview_grid(self.trainer, self.preview_faces)
 
     def _write_preview(self) -> np.ndarray:
         """preview.png and curves.png in the model folder, as the model is now, and the preview in TensorBoard;

@@ -209,7 +209,8 @@ def _build(cfg: Config, values: dict[str, Any], training: TrainingConfig, state:
                                config.gan_weight)
     with strategy.scope():
         trainer = Trainer(plugin.build(), loss_options, learning_rate=training.learning_rate,
-                          clip_norm=training.clip_norm, gan=config.gan, mask_model=config.mask_model)
+                          clip_norm=training.clip_norm, gan=config.gan, mask_model=config.mask_model,
+                          ema=training.ema)
         # Optimiser slots are made here, not lazily inside the first (maybe distributed) step.
         trainer.build_optimizers()
         if state is not None:

@@ -2,6 +2,7 @@
 video: the same frames within encoder noise, frame count, fps, sound and marker) and talks only to 127.0.0.1."""
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -22,10 +23,14 @@ def test_convert_on_two_workers_matches_one_process(tmp_path_factory: pytest.Tem
     peer = peer_model(tmp_path_factory)  # one process's extract of the clip, and a model trained on it
     common = ("-m", peer / "model", "-p", peer / "alignments.json")
     # Frames out, smoothed over neighbouring frames (a video's default): every file identical.
-    run_cli("convert", "-i", VIDEO, "-o", tmp_path / "one", *common, check=True)
+    single = run_cli("convert", "-i", VIDEO, "-o", tmp_path / "one", *common, check=True)
     run = run_watched("convert", "-i", VIDEO, "-o", tmp_path / "two", *common, "--cluster", "local:2")
     assert run.returncode == 0, run.stderr[-2000:]
     assert "model lightweight (64 px, coverage 0.60), A to B, mask learned-hull" in run.stderr  # as one process
+    # The closing counts (faces --follow left as drawn among them): the workers' summed, as one process counts.
+    counts = [re.findall(r"(frames read: .*|swapped faces left as the model drew them.*)", result.stderr)
+              for result in (single, run)]
+    assert counts[0] == counts[1] and counts[0][0].startswith("frames read: 91"), counts
     assert_loopback_only(run)
     one = sorted((tmp_path / "one").iterdir())
     assert len(one) == 91

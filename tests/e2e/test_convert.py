@@ -220,7 +220,7 @@ def test_follow_moves_the_swapped_features_and_0_turns_it_off(setup: Setup, fram
     drawn = _convert(setup, frames_folder, tmp_path / "drawn", follow=0.0)
     assert followed.faces_swapped == drawn.faces_swapped == 5 and followed.unfollowed <= 1
     line = settings_line(Config(input=frames_folder, output=tmp_path / "x", model_dir=setup.model), model, 0.0)
-    assert line.endswith(", follow 1")
+    assert line.endswith(", follow 1 (face shape 0.8)")
     alignments = load_alignments(frames_folder / "alignments.json")
     moved = 0
     for path in sorted(frames_folder.glob("frame_*.png")):

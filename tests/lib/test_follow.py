@@ -118,3 +118,23 @@ def test_the_aim_keeps_the_targets_shape_in_the_sources_pose(held: dict[str, Hel
         centred = [points[FOLLOWED] - points[FOLLOWED].mean(0) for points in (aim, plain)]
         nearer_target += int(np.linalg.norm(centred[0] - target) < np.linalg.norm(centred[1] - target))
     assert nearer_target >= 0.75 * len(faces.landmarks)
+
+
+def test_keep_shape_trades_the_targets_face_shape_for_the_sources(held: dict[str, HeldOutFaces],
+                                                                   shapes: dict[str, np.ndarray]) -> None:
+    """convert's --follow-shape: at 0 the aim is the source's own landmarks (no shape to turn back); from 0 to 1
+    the aim's features move steadily from the source's shape to Biden's."""
+    faces = held["A"]
+    to_crop = coverage_matrix(np.eye(2, 3), ALIGNED_SIZE, COVERAGE, N)
+    target = transform_points(to_crop, shapes["B"])[FOLLOWED]
+    target = target - target.mean(0)
+    ordered = 0
+    for i, landmarks in enumerate(faces.landmarks):
+        matrix = _matrix(landmarks)
+        view = (faces.to_frame[i], faces.frame_shapes[i])
+        aims = [follow_aim(landmarks, matrix, view, shapes=(shapes["A"], shapes["B"]), coverage=COVERAGE, size=N,
+                           keep_shape=keep) for keep in (0.0, 0.5, 1.0)]
+        np.testing.assert_allclose(aims[0], transform_points(matrix, landmarks), atol=0.05)
+        distances = [np.linalg.norm(aim[FOLLOWED] - aim[FOLLOWED].mean(0) - target) for aim in aims]
+        ordered += int(distances[0] > distances[1] > distances[2])
+    assert ordered >= 0.75 * len(faces.landmarks)

@@ -127,6 +127,51 @@ def test_a_model_from_before_the_mask_network_uses_its_decoders_mask(saved: Save
     np.testing.assert_allclose(swapped_mask, np.asarray(mask)[..., 0], atol=1e-4)
 
 
+def test_saves_hold_the_weight_average_and_resume_goes_on_from_the_weights(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """With --ema the .keras files (what convert and evaluate load) hold the moving average of the generator's
+    weights, m = min(decay, (1 + t) / (10 + t)) after step t; training_weights.npz holds the weights, and a resumed
+    trainer goes on from those with its average restored."""
+    sides = [load_faces(extracted_faces(tmp_path_factory, side)) for side in "AB"]
+    feed = Feed(*sides, FeedOptions(size=64, batch_size=2, seed=5))
+    trainer = Trainer(Lightweight(ModelOptions()).build(), LossOptions(), learning_rate=1e-3, ema=0.999)
+    trainer.build_optimizers()
+    assert trainer.average is not None
+    variables = trainer.generator_variables
+    expected = [np.asarray(v.numpy()) for v in variables]
+    step = trainer.make_step_function(tf.distribute.get_strategy())
+    for t in (1, 2, 3):
+        step({k: tf.constant(v) for k, v in feed.make_batch(t).items()})
+        m = min(0.999, (1 + t) / (10 + t))
+        expected = [m * e + (1 - m) * np.asarray(v.numpy()) for e, v in zip(expected, variables)]
+    weights = [np.asarray(v.numpy()) for v in variables]
+    for ours, theirs in zip(trainer.average.arrays(), expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert max(float(np.abs(a - w).max()) for a, w in zip(expected, weights)) > 1e-4  # not the weights
+    training = replace(TRAINING, ema=0.999)
+    config = replace(CONFIG, learn_mask=False, mask_model=False)
+    state = save_checkpoint(tmp_path / "model", trainer, config=config, training=training, iteration=3,
+                            previous=None)
+    assert "training_weights.npz" in state.files
+    for ours, theirs in zip(variables, weights):  # saving put the weights back
+        np.testing.assert_array_equal(np.asarray(ours.numpy()), theirs)
+    loaded = load_models(tmp_path / "model", state, ("encoder", "decoder_a", "decoder_b"))
+    served = {id(v): np.asarray(v.numpy()) for model in loaded.values() for v in model.trainable_variables}
+    assert len(served) == len(expected)
+    for ours, theirs in zip(served.values(), expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    for ema in (0.999, 0.0):  # resumed with an average or without one: training goes on from the weights
+        fresh = Trainer(Lightweight(ModelOptions()).build(), LossOptions(), ema=ema)
+        fresh.build_optimizers()
+        load_trainer_state(tmp_path / "model", state, fresh)
+        for ours, theirs in zip(fresh.generator_variables, weights):
+            np.testing.assert_array_equal(np.asarray(ours.numpy()), theirs)
+        if ema:
+            assert fresh.average is not None
+            for ours, theirs in zip(fresh.average.arrays(), expected):
+                np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
 def _copy(model_dir: Path, dest: Path) -> Path:
     """A copy of a model folder; the big checkpoint files are hard links, so damage them by replacing them,
     never in place."""

@@ -41,13 +41,10 @@ class WeightAverage:
     def arrays(self) -> list[np.ndarray]:
         return [np.asarray(a.numpy()) for a in self.averages]
 
-    def load(self, arrays: Sequence[np.ndarray]) -> None:
-        for average, array in zip(self.averages, arrays):
-            average.assign(array)
-
     def reset(self) -> None:
         """Start the average from the variables as they are now (a resumed model's weights)."""
-        self.load([np.asarray(v.numpy()) for v in self.variables])
+        for average, variable in zip(self.averages, self.variables):
+            average.assign(variable.numpy())
 
     @contextmanager
     def applied(self) -> Iterator[None]:

@@ -75,7 +75,7 @@ def _write_checkpoint(folder: Path, trainer: Trainer) -> dict[str, int]:
     stored: dict[str, dict[str, Any]] = {f"{key}.npz": _optimizer_arrays(trainer, key)
                                          for key in trainer.optimizers}
     if trainer.average is not None:
-        stored[TRAINING_WEIGHTS] = _by_position(trainer.average.variables)
+        stored[TRAINING_WEIGHTS] = _by_position(trainer.generator_variables)  # as load_trainer_state reads them
     for name, arrays in stored.items():
         np.savez(folder / name, **arrays)
     files = {}

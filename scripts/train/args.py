@@ -85,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--ema", type=float, default=None, metavar="DECAY",
                      help="save, preview and score a moving average of the weights, over about the last "
                           "iteration/9 steps and at most 1/(1-DECAY): steadier swaps than the weights of any one "
-                          "step; 0 for none (default: 0.999)")
+                          f"step; 0 for none (default: {DEFAULT_EMA:g})")
     run.add_argument("--warp", action=argparse.BooleanOptionalAction, default=None,
                      help="warp the inputs: the denoising trick that teaches the model faces (default: on)")
     session = parser.add_argument_group("this run")

@@ -70,6 +70,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     "lightweight-cm-b8-pt25-lr4": {**_CM_B8, "pose_transfer": 0.25, "learning_rate": 4e-4},
     # Twice the learning rate without the turned faces: convert's --follow turns the features to the source's pose.
     "lightweight-cm-b8-lr4": {**_CM_B8, "learning_rate": 4e-4},
+    # The inputs unwarped for the last 30 % of the budget (--no-warp-after 0.7 on a run of --minutes): the
+    # decoders sharpen the faces they draw once the encoder has learnt faces (DeepFaceLab's random warp off).
+    "lightweight-cm-b8-lr4-nw70": {**_CM_B8, "learning_rate": 4e-4, "no_warp_after": 0.7},
+    # The last 40 %.
+    "lightweight-cm-b8-lr4-nw60": {**_CM_B8, "learning_rate": 4e-4, "no_warp_after": 0.6},
     # The same drawing more of the face (coverage 0.7: the brows whole and the jaw line inside the crop), at
     # 64 px all the same.
     "lightweight-cm-b8-lr4-c70": {**_CM_B8, "learning_rate": 4e-4, "coverage": 0.7},
@@ -211,8 +216,13 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
     shutil.rmtree(out / name, ignore_errors=True)
     points: list[dict[str, Any]] = []
     trained = 0.0
+    recipe = dict(RECIPES[name])
+    warped = recipe.pop("no_warp_after", None)  # a share of the whole budget, not of a segment
     for at in args.at:
-        options = RECIPES[name] if not points else {}
+        options = dict(recipe) if not points else {}
+        share = segment_warp_share(warped, args.at[-1], trained, at)
+        if share is not None:
+            options["no_warp_after"] = share
         summary = train(TrainConfig(input_a=folders["train_A"], input_b=folders["train_B"], model_dir=model,
                                     minutes=at - trained, preview_every=200, save_every=1000, **options))
         trained += summary.seconds / 60
@@ -228,6 +238,14 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
         write_json(out / name / "report.json", report)
         print(f"{name}: {trained:.1f} min, iteration {summary.iteration}, score {report['score']}", flush=True)
     return points
+
+
+def segment_warp_share(warped: float | None, budget: float, trained: float, at: float) -> float | None:
+    """train's --no-warp-after for the segment from `trained` to `at` minutes of a run of `budget` minutes whose
+    inputs are warped for its first share `warped`: None while the segment ends before that point."""
+    if warped is None or warped * budget >= at:
+        return None
+    return max(0.0, (warped * budget - trained) / (at - trained))
 
 
 def look_at(name: str, model: Path, clip: Path, alignments: Path, out: Path) -> None:

@@ -140,10 +140,10 @@ class _Side:
         return list(self.images), [skin_box(transform_points(to_cache, points)) for points in self.landmarks]
 
     def batch(self, rng: np.random.Generator, other: _Side, occlusion: tuple[np.random.Generator, OccluderMaker]
-              | None = None) -> dict[str, np.ndarray]:
+              | None = None, *, warp: bool = True) -> dict[str, np.ndarray]:
         """One side's batch: warped, target (B, n, n, 3), mask, weight, occluder (B, n, n, 1); float32. occlusion:
         the random stream and maker of the occluders pasted over options.occlusion of the inputs; occluder is
-        each one's opacity (0 without)."""
+        each one's opacity (0 without). warp False: the inputs are not warped even with options.warp."""
         opts, n, count = self.options, self.options.size, self.options.batch_size
         pair = np.empty((2, count, n, n, 3), np.uint8)  # inputs and targets, coloured alike below
         mask = np.ones((count, n, n, 1), np.float32)
@@ -163,7 +163,7 @@ class _Side:
             else:
                 map_x, map_y = offset_maps(sample, moved)
                 pair[1, j] = cv2.remap(self.images[i], map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
-            if opts.warp:
+            if warp and opts.warp:
                 map_x, map_y = augment.warp_maps(rng, sample, n, moved)
                 pair[0, j] = cv2.remap(self.images[i], map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
             else:
@@ -241,6 +241,8 @@ class Feed:
         seed = options.seed if options.seed is not None else np.random.SeedSequence().entropy
         self._seed = int(seed)  # type: ignore[arg-type]
         self._occluders: OccluderMaker | None = None
+        self._asked = 0  # batches asked of the workers so far
+        self._unwarped_from = math.inf  # batches from this index on are made without the warp (stop_warping)
         if options.occlusion > 0:
             faces, skin = [], []
             for side in self._sides.values():  # backgrounds and skin of both people
@@ -258,7 +260,7 @@ class Feed:
             # Occluders draw from a stream of their own: the rest of the batch is the same with or without them.
             occlusion = (None if self._occluders is None else
                          (np.random.default_rng([self._seed, index, number, 1]), self._occluders))
-            for name, value in side.batch(rng, other, occlusion).items():
+            for name, value in side.batch(rng, other, occlusion, warp=index < self._unwarped_from).items():
                 batch[f"{name}_{key}"] = value
         return batch
 
@@ -269,14 +271,19 @@ class Feed:
         try:
             pending: deque[Future[dict[str, np.ndarray]]] = deque(
                 pool.submit(self.make_batch, index) for index in range(ahead))
-            index = ahead
+            self._asked = ahead
             while True:
                 batch = pending.popleft().result()
-                pending.append(pool.submit(self.make_batch, index))
-                index += 1
+                pending.append(pool.submit(self.make_batch, self._asked))
+                self._asked += 1
                 yield batch
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def stop_warping(self) -> None:
+        """Make the batches not yet asked for without the warp (train --no-warp-after); the few asked for ahead
+        keep theirs, so a batch's warp never depends on when its worker got to it."""
+        self._unwarped_from = self._asked
 
     def element_spec(self) -> dict[str, tf.TensorSpec]:
         """The static shapes and dtypes of a batch, as TensorSpecs."""

@@ -31,7 +31,7 @@ BOUNDS = {  # option -> (lowest, highest) allowed
     "minutes": (0.01, 10**7), "save_every": (1, 10**9),
     "snapshot_every": (0, 10**9), "preview_every": (0, 10**9), "timelapse_every": (0, 10**9), "workers": (1, 64),
     "seed": (0, 2**32 - 1), "size": (16, 1024), "eval_every": (1, 10**9), "eval_faces": (2, 10**5),
-    "stop_after_plateau": (1, 10**6),
+    "stop_after_plateau": (1, 10**6), "no_warp_after": (0.0, 1.0),
 }
 LOCAL_WORKERS = (2, 16)  # --cluster local:N
 
@@ -96,6 +96,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     session.add_argument("--minutes", type=float, default=None,
                          help="stop after this many minutes of training in this run, then save (default: no "
                               "limit)")
+    session.add_argument("--no-warp-after", type=float, default=None, metavar="F",
+                         help="with --minutes or --iterations: warp the inputs for the first share F (0-1) of "
+                              "this run only, then train on the faces as they are, which sharpens the faces the "
+                              "decoders draw (DeepFaceLab's random warp turned off at the end; default: warp "
+                              "the whole run)")
     session.add_argument("--save-every", type=int, default=250, help="save every N iterations (default: 250)")
     session.add_argument("--snapshot-every", type=int, default=0,
                          help="keep a copy in snapshots/<iteration>/ every N iterations (default: never)")
@@ -159,6 +164,7 @@ class Config:
     warp: bool | None = None
     iterations: int | None = None
     minutes: float | None = None
+    no_warp_after: float | None = None
     save_every: int = 250
     snapshot_every: int = 0
     preview_every: int = 100
@@ -180,6 +186,9 @@ class Config:
             local_workers(self.cluster)
         for name, (low, high) in BOUNDS.items():
             check_range("--" + name.replace("_", "-"), getattr(self, name), low, high)
+        if self.no_warp_after is not None and self.iterations is None and self.minutes is None:
+            raise FaceswapError(f"--no-warp-after {self.no_warp_after:g} is a share of this run: give --minutes "
+                                "or --iterations as well")
         if (self.holdout_a is None) != (self.holdout_b is None):
             raise FaceswapError("give held-out faces of both people: --holdout-A and --holdout-B")
         if self.stop_after_plateau is not None and self.holdout_a is None:

@@ -77,8 +77,9 @@ def test_train_then_resume(faces: tuple[Path, Path], tmp_path: Path) -> None:
     assert all(name in events for name in (b"loss_a", b"loss_b", b"mask_a", b"egs_per_second", b"scalars"))
 
     second = run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--iterations", "2",
-                     "--learning-rate", "1e-4", "--preview-every", "0")
+                     "--learning-rate", "1e-4", "--preview-every", "0", "--no-warp-after", "0.5")
     assert second.returncode == 0, second.stderr
+    assert "iteration 11: the inputs are no longer warped (--no-warp-after 0.5)" in second.stderr
     # --iterations counts from where the model left off (as deepfakes/faceswap): 10 + 2.
     assert "resuming at iteration 10" in second.stderr and "saved at iteration 12" in second.stderr
     assert "iterations: 2 this run (--iterations), 12 in total" in second.stderr
@@ -110,6 +111,8 @@ def test_bad_input(faces: tuple[Path, Path], tmp_path: Path, tmp_path_factory: p
     assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--coverage", "2"),
                           "--coverage must be between")
     assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--loss", "l2"), "--loss")
+    assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--no-warp-after", "0.7"),
+                          "give --minutes or --iterations")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("not a model")
     assert_one_line_error(run_cli("train", "-A", faces[0], "-B", faces[1], "-m", tmp_path / "other"),

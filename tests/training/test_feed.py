@@ -94,6 +94,21 @@ def test_the_input_is_warped_but_the_target_is_not(sets: tuple[FaceSet, FaceSet]
         assert 0.005 < difference < 0.08  # moved a little, still the same face
 
 
+def test_stop_warping_unwarps_the_batches_not_yet_asked_for(sets: tuple[FaceSet, FaceSet]) -> None:
+    feed = _feed(sets, replace(PLAIN, warp=True, workers=2))
+    made = feed.batches()
+    try:
+        batches = [next(made)]  # asks for batches 0-4: two workers, twice their number ahead, and one more
+        feed.stop_warping()
+        batches += [next(made) for _ in range(6)]
+    finally:
+        made.close()
+    unwarped = [bool(np.array_equal(batch["warped_a"], batch["target_a"])) for batch in batches]
+    assert unwarped == [False] * 5 + [True] * 2
+    # Still the seed's batches: batch 6 is make_batch(6).
+    np.testing.assert_array_equal(batches[6]["target_b"], feed.make_batch(6)["target_b"])
+
+
 def test_target_and_masks_get_the_same_transform(sets: tuple[FaceSet, FaceSet]) -> None:
     faces_a = sets[0]
     assert faces_a.landmarks is not None

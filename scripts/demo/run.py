@@ -32,11 +32,13 @@ CLIPS = {"A": Path(__file__).resolve().parents[2] / "tests" / "data" / "video" /
          "B": Path(__file__).resolve().parents[2] / "tests" / "data" / "video" / "B_biden_kenburns.mp4"}
 HOLD_OUT_EVERY = 5  # every fifth face of each clip is held out of training, for evaluate
 STAGES = ("faceswap.extract", "faceswap.train", "faceswap.convert", "faceswap.evaluate")
-# The recipe the README recommends for a CPU (bench.quality's lightweight-cm-b8-lr4: the nearest the targets on
-# held-out faces at 30 minutes on a 2-core CPU, converted with --follow); a GPU trains the classic model in the
+# The recipe the README recommends for a CPU (bench.quality's lightweight-cm-b8-lr4-nw70: the nearest the targets
+# on held-out faces at 30 minutes on a 2-core CPU, converted with --follow); a GPU trains the classic model in the
 # same time.
 CPU_RECIPE: dict[str, Any] = {"model": "lightweight", "learn_mask": True, "batch_size": 8, "learning_rate": 4e-4,
                               "color_match": 0.5}
+# And each run on a CPU ends on unwarped faces (train --no-warp-after; a run's option, so resumed runs too).
+CPU_NO_WARP_AFTER = 0.7
 GPU_RECIPE: dict[str, Any] = {"model": "original", "learn_mask": True}
 
 
@@ -91,9 +93,10 @@ def run(cfg: Config) -> dict[str, Any]:
     recipe = GPU_RECIPE if gpu else CPU_RECIPE
     model = out / "model"
     resumed = (model / "state.json").is_file()
+    no_warp_after = None if gpu else CPU_NO_WARP_AFTER
     trained = train(TrainConfig(input_a=out / "faces" / "A", input_b=out / "faces" / "B", model_dir=model,
-                                minutes=cfg.minutes, preview_every=50, save_every=250,
-                                **({} if resumed else recipe)))
+                                minutes=cfg.minutes, no_warp_after=no_warp_after, preview_every=50,
+                                save_every=250, **({} if resumed else recipe)))
     log.info("train: %s model, %d iterations this run (%d in all, %.1f EGs/s) -> %s",
              "resumed" if resumed else "new", trained.iteration - trained.start, trained.iteration, trained.rate,
              model)
@@ -119,7 +122,8 @@ def run(cfg: Config) -> dict[str, Any]:
         "swapped_videos": swapped, "preview": str(model / "preview.png"),
         "report": str(out / "evaluation" / "report.json"),
         "sheet": str(out / "evaluation" / "sheet.png"), "model": str(model),
-        "training": {"recipe": recipe if not resumed else "resumed", "minutes_this_run": cfg.minutes,
+        "training": {"recipe": recipe if not resumed else "resumed", "no_warp_after": no_warp_after,
+                     "minutes_this_run": cfg.minutes,
                      "iterations": trained.iteration, "egs_per_second": round(trained.rate, 1)},
         "held_out": f"every {HOLD_OUT_EVERY}th face of each clip, never trained on",
         "headline": headline,

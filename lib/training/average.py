@@ -38,9 +38,6 @@ class WeightAverage:
             value = tf.convert_to_tensor(variable)
             average.assign(m * average + (1.0 - m) * tf.cast(value, average.dtype))
 
-    def arrays(self) -> list[np.ndarray]:
-        return [np.asarray(a.numpy()) for a in self.averages]
-
     def reset(self) -> None:
         """Start the average from the variables as they are now (a resumed model's weights)."""
         for average, variable in zip(self.averages, self.variables):

@@ -42,6 +42,7 @@ from lib.evaluation.report import RETRIEVAL_TARGET, TARGETS, quality_score
 from lib.facefile import read_face_meta
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
 from lib.plots import Series, plot_panels
+from lib.swap import SwapOptions
 from lib.training.curves import heldout_numbers
 from lib.video import VideoReader
 
@@ -73,6 +74,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # The inputs unwarped for the last 30 % of the budget (--no-warp-after 0.7 on a run of --minutes): the
     # decoders sharpen the faces they draw once the encoder has learnt faces (DeepFaceLab's random warp off).
     "lightweight-cm-b8-lr4-nw70": {**_CM_B8, "learning_rate": 4e-4, "no_warp_after": 0.7},
+    # And converted with convert's --sharpen 0.5 (an unsharp mask on the 64 px face before it is pasted): the
+    # recipe's convert settings ("convert") go to every snapshot's evaluate and to the held-out clip's convert.
+    "lightweight-cm-b8-lr4-nw70-sh05": {**_CM_B8, "learning_rate": 4e-4, "no_warp_after": 0.7,
+                                        "convert": {"sharpen": 0.5}},
     # The last 40 %.
     "lightweight-cm-b8-lr4-nw60": {**_CM_B8, "learning_rate": 4e-4, "no_warp_after": 0.6},
     # The same drawing more of the face (coverage 0.7: the brows whole and the jaw line inside the crop), at
@@ -218,6 +223,7 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
     trained = 0.0
     recipe = dict(RECIPES[name])
     warped = recipe.pop("no_warp_after", None)  # a share of the whole budget, not of a segment
+    swap = SwapOptions(**recipe.pop("convert", {}))
     for at in args.at:
         options = dict(recipe) if not points else {}
         share = segment_warp_share(warped, args.at[-1], trained, at)
@@ -229,7 +235,7 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
         last = clip is not None and at == args.at[-1]
         report = evaluate(EvaluateConfig(model_dir=model, input_a=folders["held_A"], input_b=folders["held_B"],
                                          max_faces=args.max_faces, output_dir=out / name / f"eval_{at:g}",
-                                         input=clip[0] if last and clip else None,
+                                         swap=swap, input=clip[0] if last and clip else None,
                                          alignments=clip[1] if last and clip else None))
         report["score"] = quality_score(report)
         points.append({"recipe": name, "minutes": round(trained, 2), "iteration": summary.iteration,
@@ -249,12 +255,14 @@ def segment_warp_share(warped: float | None, budget: float, trained: float, at: 
 
 
 def look_at(name: str, model: Path, clip: Path, alignments: Path, out: Path) -> None:
-    """The held-out clip converted A to B, and six of its frames, source above swap, to look at."""
+    """The held-out clip converted A to B with the recipe's convert settings, and six of its frames, source above
+    swap, to look at."""
     from scripts.convert.args import Config as ConvertConfig
     from scripts.convert.run import run as convert
 
     target = out / name / "heldout_A_to_B.mp4"
-    convert(ConvertConfig(input=clip, output=target, model_dir=model, alignments=alignments, overwrite=True))
+    convert(ConvertConfig(input=clip, output=target, model_dir=model, alignments=alignments, overwrite=True,
+                          swap=SwapOptions(**RECIPES[name].get("convert", {}))))
     source = [frame for _, frame in VideoReader(clip)]
     swapped = [frame for _, frame in VideoReader(target)]
     picks = np.linspace(0, len(source) - 1, 6).astype(int)

@@ -1,4 +1,5 @@
-"""bench.quality's recipes that stop warping: each training segment is told its own share of the whole budget."""
+"""bench.quality's recipes: each training segment is told its own share of the whole budget to warp, and the
+convert settings a recipe names are convert's options."""
 from __future__ import annotations
 
 import pytest
@@ -14,3 +15,12 @@ def test_a_budget_share_becomes_each_segments_share() -> None:
     assert segment_warp_share(0.5, 30, 20.0, 30) == 0.0  # unwarped from the segment's start
     assert segment_warp_share(None, 30, 20.0, 30) is None
     assert all(0 < recipe.get("no_warp_after", 0.5) < 1 for recipe in RECIPES.values())
+
+
+def test_recipes_convert_settings_are_convert_options() -> None:
+    from lib.swap import SwapOptions
+
+    converted = [recipe["convert"] for recipe in RECIPES.values() if "convert" in recipe]
+    assert converted  # the CPU recipe converts with --sharpen
+    for settings in converted:
+        SwapOptions(**settings)  # unknown names or values out of range raise

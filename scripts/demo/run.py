@@ -32,13 +32,15 @@ CLIPS = {"A": Path(__file__).resolve().parents[2] / "tests" / "data" / "video" /
          "B": Path(__file__).resolve().parents[2] / "tests" / "data" / "video" / "B_biden_kenburns.mp4"}
 HOLD_OUT_EVERY = 5  # every fifth face of each clip is held out of training, for evaluate
 STAGES = ("faceswap.extract", "faceswap.train", "faceswap.convert", "faceswap.evaluate")
-# The recipe the README recommends for a CPU (bench.quality's lightweight-cm-b8-lr4-nw70: the nearest the targets
-# on held-out faces at 30 minutes on a 2-core CPU, converted with --follow); a GPU trains the classic model in the
-# same time.
+# The recipe the README recommends for a CPU (bench.quality's lightweight-cm-b8-lr4-nw70-sh05: every target met on
+# held-out faces at 30 minutes on a 2-core CPU, converted with --follow and --sharpen 0.5); a GPU trains the
+# classic model in the same time.
 CPU_RECIPE: dict[str, Any] = {"model": "lightweight", "learn_mask": True, "batch_size": 8, "learning_rate": 4e-4,
                               "color_match": 0.5}
 # And each run on a CPU ends on unwarped faces (train --no-warp-after; a run's option, so resumed runs too).
 CPU_NO_WARP_AFTER = 0.7
+# Its swaps are converted and scored with an unsharp mask on the 64 px face (convert --sharpen 0.5).
+CPU_SWAP = SwapOptions(sharpen=0.5)
 GPU_RECIPE: dict[str, Any] = {"model": "original", "learn_mask": True}
 
 
@@ -94,6 +96,7 @@ def run(cfg: Config) -> dict[str, Any]:
     model = out / "model"
     resumed = (model / "state.json").is_file()
     no_warp_after = None if gpu else CPU_NO_WARP_AFTER
+    swap = SwapOptions() if gpu else CPU_SWAP
     trained = train(TrainConfig(input_a=out / "faces" / "A", input_b=out / "faces" / "B", model_dir=model,
                                 minutes=cfg.minutes, no_warp_after=no_warp_after, preview_every=50,
                                 save_every=250, **({} if resumed else recipe)))
@@ -105,14 +108,14 @@ def run(cfg: Config) -> dict[str, Any]:
         target = out / "swapped" / f"{side}_to_{other}.mp4"
         done = convert(ConvertConfig(input=CLIPS[side], output=target, model_dir=model,
                                      alignments=out / "faces" / f"{side}_alignments.json", swap_model=side == "B",
-                                     swap=SwapOptions(), overwrite=True))
+                                     swap=swap, overwrite=True))
         log.info("convert %s to %s: %d frames, %d faces swapped -> %s", side, other, done.frames_written,
                  done.faces_swapped, target)
         swapped.append(str(target))
     report = evaluate(EvaluateConfig(model_dir=model, input_a=out / "faces" / "A_held_out",
                                      input_b=out / "faces" / "B_held_out", input=CLIPS["A"],
                                      alignments=out / "faces" / "A_alignments.json",
-                                     output_dir=out / "evaluation"))
+                                     output_dir=out / "evaluation", swap=swap))
     headline = _headline(report)
     a2b, b2a = headline["a2b"], headline["b2a"]
     log.info("evaluate on held-out faces: distance to target A->B %s, B->A %s (a person's own faces: ~0.2-0.4); "

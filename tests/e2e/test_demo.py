@@ -31,6 +31,10 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path: Path) -> None:
     assert 0 <= headline["a2b"]["retrieval"] <= 1 and headline["ssim"]["a2a"] > 0 and headline["score"] > 0
     report = json.loads(Path(summary["report"]).read_text())
     assert report["faces"]["A"]["used"] == 15 and report["faces"]["B"]["used"] == 15  # every 5th of 75 frames
+    # The CPU recipe ends on unwarped faces and converts and scores with --sharpen 0.5; a GPU's, neither.
+    cpu = summary["training"]["recipe"]["model"] == "lightweight"
+    assert summary["training"]["no_warp_after"] == (0.7 if cpu else None)
+    assert report["settings"]["sharpen"] == (0.5 if cpu else 0.0)
     assert "summary.json" in first.stderr and "swapped_videos" in first.stderr
     trained = read_state(out / "model")
     assert trained is not None and trained.iteration == summary["training"]["iterations"] > 0

@@ -223,7 +223,8 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
     trained = 0.0
     recipe = dict(RECIPES[name])
     warped = recipe.pop("no_warp_after", None)  # a share of the whole budget, not of a segment
-    swap = SwapOptions(**recipe.pop("convert", {}))
+    recipe.pop("convert", None)  # convert's and evaluate's: convert_options
+    swap = convert_options(name)
     for at in args.at:
         options = dict(recipe) if not points else {}
         share = segment_warp_share(warped, args.at[-1], trained, at)
@@ -254,6 +255,11 @@ def segment_warp_share(warped: float | None, budget: float, trained: float, at: 
     return max(0.0, (warped * budget - trained) / (at - trained))
 
 
+def convert_options(name: str) -> SwapOptions:
+    """How the recipe's swaps are made: convert's options with the recipe's "convert" settings."""
+    return SwapOptions(**RECIPES[name].get("convert", {}))
+
+
 def look_at(name: str, model: Path, clip: Path, alignments: Path, out: Path) -> None:
     """The held-out clip converted A to B with the recipe's convert settings, and six of its frames, source above
     swap, to look at."""
@@ -262,7 +268,7 @@ def look_at(name: str, model: Path, clip: Path, alignments: Path, out: Path) -> 
 
     target = out / name / "heldout_A_to_B.mp4"
     convert(ConvertConfig(input=clip, output=target, model_dir=model, alignments=alignments, overwrite=True,
-                          swap=SwapOptions(**RECIPES[name].get("convert", {}))))
+                          swap=convert_options(name)))
     source = [frame for _, frame in VideoReader(clip)]
     swapped = [frame for _, frame in VideoReader(target)]
     picks = np.linspace(0, len(source) - 1, 6).astype(int)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.quality import RECIPES, segment_warp_share
+from bench.quality import RECIPES, convert_options, segment_warp_share
 
 
 def test_a_budget_share_becomes_each_segments_share() -> None:
@@ -18,9 +18,7 @@ def test_a_budget_share_becomes_each_segments_share() -> None:
 
 
 def test_recipes_convert_settings_are_convert_options() -> None:
-    from lib.swap import SwapOptions
-
-    converted = [recipe["convert"] for recipe in RECIPES.values() if "convert" in recipe]
-    assert converted  # the CPU recipe converts with --sharpen
-    for settings in converted:
-        SwapOptions(**settings)  # unknown names or values out of range raise
+    # Unknown names or values out of range raise; the rest are convert's defaults.
+    options = {name: convert_options(name) for name in RECIPES}
+    assert options["lightweight-cm-b8-lr4-nw70-sh05"].sharpen == 0.5
+    assert options["lightweight-cm-b8-lr4-nw70"].sharpen == 0.0

@@ -120,12 +120,13 @@ def reset_peak_rss() -> bool:
 
 
 def make_video(source: Path, dest: Path, *, size: tuple[int, int] | None = None, frames: int | None = None,
-               start: int = 0) -> Path:
+               start: int = 0, step: int = 1) -> Path:
     """Re-encode a video with ffmpeg (H.264, near-lossless), scaled to size (w, h) and/or cut to `frames` frames
-    from frame `start` (exact: frames are counted, not seeked by time); for benches only, so the test media stay
-    as they are."""
+    from frame `start`, every `step`th (exact: frames are counted, not seeked by time); for benches only, so the
+    test media stay as they are."""
     command = [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(source)]
-    filters = [f"select=gte(n\\,{start}),setpts=N/FRAME_RATE/TB"] if start else []
+    chosen = f"gte(n\\,{start})" + (f"*not(mod(n-{start}\\,{step}))" if step > 1 else "")
+    filters = [f"select={chosen},setpts=N/FRAME_RATE/TB"] if start or step > 1 else []
     filters += [f"scale={size[0]}:{size[1]}"] if size is not None else []
     if filters:
         command += ["-vf", ",".join(filters)]

@@ -13,7 +13,8 @@ out. Held-out faces never enter training. Each recipe trains in one folder, in s
 Writes OUT/curves.json (every metric per recipe, time and iteration), OUT/curves.png (one panel per metric, a
 line per recipe and direction, targets dashed), OUT/report.json (the last evaluation of the first recipe, in
 evaluate's schema), and per recipe OUT/<recipe>/: the model, eval_<minutes>/{report.json,sheet.png}, and to look
-at, a held-out clip of A converted to B (heldout_A_to_B.mp4) with frames.png (source above swap).
+at, the held-out clips converted (heldout_A_to_B.mp4, heldout_B_to_A.mp4) with contact.png (bench.contact: the
+source's closed eyes, open mouth, smile, turned head and neutral face above the swap's).
 """
 from __future__ import annotations
 
@@ -43,15 +44,18 @@ from lib.facefile import read_face_meta
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
 from lib.plots import Series, plot_panels
 from lib.swap import SwapOptions
-from lib.training.curves import heldout_numbers
-from lib.video import VideoReader
+from lib.training.curves import heldout_numbers, realism_numbers
 
 DEFAULT_MEDIA = Path(os.environ.get("FACESWAP_MEDIA", "/tmp/faceswap-media"))
 CACHE = Path(tempfile.gettempdir()) / "faceswap-quality-faces"
-# side -> video, --every-n, (first, last, step) to train, (first, last, step) held out
-SPLITS = {"A": ("franck.mp4", 4, (0, 2999, 8), (3000, 4799, 20)),
-          "B": ("cap12.mp4", 2, (0, 999, 2), (1000, 1336, 4))}
-HELD_OUT_CLIP = (3000, 240)  # franck.mp4: first frame and length of the held-out clip converted to look at
+# side -> kind -> (video, first frame, last frame, step). A's faces held out are later frames of the recording it
+# trains on; B's come from another recording of the same man (cap13.mp4: another day, other light), which
+# flatters a model less than later frames of the video it learnt from.
+SPLITS = {"A": {"train": ("franck.mp4", 0, 2999, 8), "held": ("franck.mp4", 3000, 4799, 20)},
+          "B": {"train": ("cap12.mp4", 0, 1336, 2), "held": ("cap13.mp4", 0, 764, 4)}}
+# Held-out clips swapped whole, for what shows over time (blinks, a mouth opening, jitter): direction ->
+# (video, first frame, frames, step), as the faces held out of each side.
+CLIPS = {"a2b": ("franck.mp4", 3000, 1800, 2), "b2a": ("cap13.mp4", 0, 765, 2)}
 # Faster learning, and colours matched across the two sets so that the shared encoder cannot tell the people
 # apart by their lighting and background tint (faceswap-GAN's random colour match); and that at a batch of 8.
 _CM: dict[str, Any] = {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5}
@@ -95,6 +99,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # encoder has only the face to go by, not the two recordings' walls.
     "lightweight-cm-mi": {**_CM, "mask_input": True},
 }
+REALISM_COLUMNS = {"detail": "detail kept", "blink_r": "blink r", "blink_range": "blink range",
+                   "jaw_open_r": "jaw r", "jaw_open_range": "jaw range", "smile_r": "smile r",
+                   "smile_range": "smile range", "smile_added": "smile added", "edge_excess": "edge ring - inner",
+                   "judged_yaw_error": "yaw err (MediaPipe)", "judged_pitch_error": "pitch err (MediaPipe)"}
 METRICS = {  # curve panel -> (key in curves.json, target)
     "distance to target": ("distance_to_target", TARGETS["distance_to_target"]),
     "retrieval as target": ("retrieval", RETRIEVAL_TARGET),
@@ -133,7 +141,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- faces -------------------------------------------------------------------------------------------------------
 
 def _fetch(media: Path) -> None:
-    if not all((media / video).is_file() for video, *_ in SPLITS.values()):
+    videos = {video for side in SPLITS.values() for video, *_ in side.values()}
+    if not all((media / video).is_file() for video in videos):
         subprocess.run(["bash", str(ROOT / "bench" / "fetch-media.sh"), str(media)], check=True,
                        stdout=subprocess.DEVNULL)
 
@@ -146,12 +155,13 @@ def prepare_faces(media: Path) -> dict[str, Path]:
     _fetch(media)
     CACHE.mkdir(parents=True, exist_ok=True)
     log = CACHE / "extract.log"
-    for side, (video, every_n, train, held) in SPLITS.items():
-        everything = CACHE / f"{side}_all"
-        if not everything.is_dir():
-            run_faceswap("extract", "-i", media / video, "-o", everything, "-p", CACHE / f"{side}_alignments.json",
-                         "-D", "dlib-hog", "--every-n", str(every_n), log=log)
-        for kind, (first, last, step) in (("train", train), ("held", held)):
+    for side, kinds in SPLITS.items():
+        for kind, (video, first, last, step) in kinds.items():
+            everything = CACHE / f"{Path(video).stem}_all"
+            if not everything.is_dir():  # every 2nd frame: each split's step is a multiple of it
+                run_faceswap("extract", "-i", media / video, "-o", everything, "-p",
+                             CACHE / f"{Path(video).stem}_alignments.json", "-D", "dlib-hog", "--every-n", "2",
+                             log=log)
             folder = folders[f"{kind}_{side}"]
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
@@ -162,15 +172,16 @@ def prepare_faces(media: Path) -> dict[str, Path]:
     return folders
 
 
-def held_out_clip(media: Path, work: Path) -> tuple[Path, Path]:
-    """A held-out clip of A (franck.mp4 from HELD_OUT_CLIP) and its alignments file."""
-    first, count = HELD_OUT_CLIP
-    clip = CACHE / "franck_heldout.mp4"
-    alignments = CACHE / "franck_heldout_alignments.json"
+def held_out_clip(media: Path, work: Path, direction: str = "a2b") -> tuple[Path, Path]:
+    """A held-out clip (CLIPS) of the direction's source person and its alignments file, made once and cached."""
+    video, first, count, step = CLIPS[direction]
+    name = f"{Path(video).stem}_{first}_{count}_{step}"
+    clip, alignments = CACHE / f"{name}.mp4", CACHE / f"{name}_alignments.json"
     if not alignments.is_file():
-        make_video(media / SPLITS["A"][0], clip, frames=count, start=first)
-        run_faceswap("extract", "-i", clip, "-o", CACHE / "franck_heldout_faces", "-p", alignments, "-D",
-                     "dlib-hog", log=work / "extract.log")
+        _fetch(media)
+        make_video(media / video, clip, frames=count // step, start=first, step=step)
+        run_faceswap("extract", "-i", clip, "-o", CACHE / f"{name}_faces", "-p", alignments, "-D", "dlib-hog",
+                     log=work / "extract.log")
     return clip, alignments
 
 
@@ -208,10 +219,14 @@ def coverage_table(coverage: dict[str, Any]) -> str:
 
 # --- one recipe ------------------------------------------------------------------------------------------------
 
+Clips = dict[str, tuple[Path, Path]]
+"""direction -> a held-out clip of its source person and the clip's alignments file (held_out_clip)."""
+
+
 def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, out: Path,
-               clip: tuple[Path, Path] | None) -> list[dict[str, Any]]:
+               clips: Clips | None) -> list[dict[str, Any]]:
     """Train the recipe in segments up to each --at time, evaluating after each (the last also on the held-out
-    clip, for jitter and seams); returns the curve points."""
+    clips: blinks, mouths and smiles over whole clips, jitter and seams); returns the curve points."""
     from scripts.evaluate.args import Config as EvaluateConfig  # TensorFlow loads here, not for --help
     from scripts.evaluate.run import run as evaluate
     from scripts.train.args import Config as TrainConfig
@@ -233,15 +248,19 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
         summary = train(TrainConfig(input_a=folders["train_A"], input_b=folders["train_B"], model_dir=model,
                                     minutes=at - trained, preview_every=200, save_every=1000, **options))
         trained += summary.seconds / 60
-        last = clip is not None and at == args.at[-1]
+        shown = clips if clips is not None and at == args.at[-1] else {}
+        a2b, b2a = shown.get("a2b", (None, None)), shown.get("b2a", (None, None))
         report = evaluate(EvaluateConfig(model_dir=model, input_a=folders["held_A"], input_b=folders["held_B"],
                                          max_faces=args.max_faces, output_dir=out / name / f"eval_{at:g}",
-                                         swap=swap, input=clip[0] if last and clip else None,
-                                         alignments=clip[1] if last and clip else None))
+                                         swap=swap, input=a2b[0], alignments=a2b[1], video_b=b2a[0],
+                                         alignments_b=b2a[1]))
         report["score"] = quality_score(report)
         points.append({"recipe": name, "minutes": round(trained, 2), "iteration": summary.iteration,
                        **heldout_numbers(report),
-                       "seam_gradient_jump": (report.get("video") or {}).get("seam_gradient", {}).get("jump")})
+                       "seam_gradient_jump": (report.get("video") or {}).get("seam_gradient", {}).get("jump"),
+                       "clips": {direction: realism_numbers((report.get(section) or {}).get("realism"))
+                                 for direction, section in (("a2b", "video"), ("b2a", "video_b"))
+                                 if report.get(section)}})
         write_json(out / name / "report.json", report)
         print(f"{name}: {trained:.1f} min, iteration {summary.iteration}, score {report['score']}", flush=True)
     return points
@@ -260,20 +279,21 @@ def convert_options(name: str) -> SwapOptions:
     return SwapOptions(**RECIPES[name].get("convert", {}))
 
 
-def look_at(name: str, model: Path, clip: Path, alignments: Path, out: Path) -> None:
-    """The held-out clip converted A to B with the recipe's convert settings, and six of its frames, source above
-    swap, to look at."""
+def look_at(name: str, model: Path, clips: Clips, out: Path) -> None:
+    """Each held-out clip converted with the recipe's convert settings (heldout_A_to_B.mp4, heldout_B_to_A.mp4),
+    and contact.png: the frames where the source shuts its eyes, opens its mouth, smiles, turns its head most and
+    looks most neutral, source above swap (bench.contact)."""
+    from bench.contact import contact_sheet
     from scripts.convert.args import Config as ConvertConfig
     from scripts.convert.run import run as convert
 
-    target = out / name / "heldout_A_to_B.mp4"
-    convert(ConvertConfig(input=clip, output=target, model_dir=model, alignments=alignments, overwrite=True,
-                          swap=convert_options(name)))
-    source = [frame for _, frame in VideoReader(clip)]
-    swapped = [frame for _, frame in VideoReader(target)]
-    picks = np.linspace(0, len(source) - 1, 6).astype(int)
-    sheet = np.vstack([np.hstack([source[i] for i in picks]), np.hstack([swapped[i] for i in picks])])
-    write_png(out / name / "frames.png", sheet, text=SYNTHETIC_PNG_TEXT)
+    swapped = {}
+    for direction, (clip, alignments) in clips.items():
+        target = out / name / f"heldout_{direction[0].upper()}_to_{direction[2].upper()}.mp4"
+        convert(ConvertConfig(input=clip, output=target, model_dir=model, alignments=alignments, overwrite=True,
+                              swap_model=direction == "b2a", swap=convert_options(name)))
+        swapped[direction] = (clip, alignments, [target])
+    write_png(out / name / "contact.png", contact_sheet(swapped), text=SYNTHETIC_PNG_TEXT)
 
 
 # --- the report ------------------------------------------------------------------------------------------------
@@ -318,6 +338,22 @@ def table(points: list[dict[str, Any]]) -> str:
                          "mouth Delta E", "SSIM A->A / B->B", "score", "seam jump A->B clip"], rows)
 
 
+def realism_table(points: list[dict[str, Any]]) -> str:
+    """The realism measures (A->B / B->A) on the held-out faces, and on the held-out clips where swapped."""
+    def pair(numbers: dict[str, Any], key: str) -> str:
+        values = [numbers.get(direction, {}).get(key) for direction in ("a2b", "b2a")]
+        return " / ".join("-" if v is None else f"{v:.2f}" for v in values)
+
+    rows = []
+    for point in points:
+        for where, numbers in (("faces", point), ("clips", point.get("clips") or {})):
+            if not numbers:
+                continue
+            rows.append([point["recipe"], f"{point['minutes']:.1f}", where,
+                         *(pair(numbers, key) for key in REALISM_COLUMNS)])
+    return format_table(["recipe", "minutes", "held out", *REALISM_COLUMNS.values()], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_console()
@@ -326,23 +362,24 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     folders = ({"train_A": args.train_a, "train_B": args.train_b, "held_A": args.holdout_a,
                 "held_B": args.holdout_b} if args.train_a else prepare_faces(args.media))
-    clip = held_out_clip(args.media, out) if not args.train_a else None
+    clips = None if args.train_a else {direction: held_out_clip(args.media, out, direction) for direction in CLIPS}
     coverage = pose_coverage(folders)
     print(coverage_table(coverage), flush=True)
     points: list[dict[str, Any]] = []
     for name in args.recipe:
-        points += run_recipe(name, folders, args, out, clip)
+        points += run_recipe(name, folders, args, out, clips)
         write_json(out / "curves.json", {"machine": info, "held_out": {k: str(v) for k, v in folders.items()},
                                          "poses": coverage, "targets": TARGETS, "points": points})
         write_png(out / "curves.png", curves_image(points))
-        if clip is not None:
-            look_at(name, out / name / "model", *clip, out)
+        if clips is not None:
+            look_at(name, out / name / "model", clips, out)
     shutil.copy(out / args.recipe[0] / "report.json", out / "report.json")
     print(describe_machine(info))
     print(f"held out: {', '.join(f'{k} {v}' for k, v in folders.items())}")
     print(coverage_table(coverage))
     print(table(points))
-    print(f"curves: {out / 'curves.png'}; frames to look at: {out}/<recipe>/frames.png")
+    print(realism_table(points))
+    print(f"curves: {out / 'curves.png'}; frames to look at: {out}/<recipe>/contact.png")
     return 0
 
 

@@ -168,3 +168,45 @@ class FaceMesh:
         self._blendshapes.set_tensor(self._blend_in, subset)
         self._blendshapes.invoke()
         return np.clip(self._blendshapes.get_tensor(self._blend_out).reshape(-1), 0.0, 1.0).astype(np.float32)
+
+
+def canonical_mesh() -> npt.NDArray[np.float64]:
+    """MediaPipe's canonical face (the mean face its mesh is fitted to): (468, 3) in centimetres, x to the image's
+    right, y up, z toward the camera, nose tip near the origin; read from the model file's geometry metadata."""
+    with zipfile.ZipFile(task_path()) as task:
+        metadata = task.read("geometry_pipeline_metadata_landmarks.binarypb")
+    # GeometryPipelineMetadata: field 1 is the canonical Mesh3d, whose field 3 holds the vertex buffer, one
+    # float per field (x, y, z, u, v per vertex). Read with a few lines of protobuf's wire format, not protobuf.
+    mesh = next(value for number, value in _fields(metadata) if number == 1)
+    floats = b"".join(value for number, value in _fields(mesh) if number == 3)
+    return np.frombuffer(floats, "<f4").reshape(-1, 5)[:, :3].astype(np.float64)
+
+
+def _fields(buffer: bytes) -> list[tuple[int, bytes]]:
+    """(field number, raw bytes) of each length-delimited or 32-bit field of a protobuf message; varints and
+    64-bit fields are skipped."""
+    found, at = [], 0
+    while at < len(buffer):
+        key, at = _varint(buffer, at)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, at = _varint(buffer, at)
+            continue
+        size = {1: 8, 5: 4}.get(wire)
+        if size is None:  # length-delimited
+            size, at = _varint(buffer, at)
+        if wire != 1:
+            found.append((number, buffer[at:at + size]))
+        at += size
+    return found
+
+
+def _varint(buffer: bytes, at: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = buffer[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, at

@@ -180,3 +180,21 @@ def outside_share(poses: np.ndarray, covered: dict[str, list[float]]) -> dict[st
         return {angle: float("nan") for angle in ANGLES}
     return {angle: round(float(np.mean((values[:, i] < covered[angle][0]) | (values[:, i] > covered[angle][1]))),
                          3) for i, angle in enumerate(ANGLES)}
+
+
+def mesh_head_pose(points: np.ndarray, canonical: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees, head_pose's signs, of a face mesh: points (468+, 3) as lib.facemesh gives
+    them (x, y pixels, z depth, smaller nearer), canonical (468, 3) the mean face (x right, y up, z toward the
+    camera; lib.facemesh.canonical_mesh). A scaled orthographic fit of all 468 points (Kabsch): the mesh's own
+    depth makes it well posed without a camera."""
+    seen = np.asarray(points, np.float64)[:len(canonical)] * [1.0, -1.0, -1.0]  # y up, z toward the camera
+    seen = seen - seen.mean(axis=0)
+    model = canonical - canonical.mean(axis=0)
+    u, _, vt = np.linalg.svd(model.T @ seen)
+    flip = np.sign(np.linalg.det(vt.T @ u.T))
+    rotation = vt.T @ np.diag([1.0, 1.0, flip]) @ u.T  # model -> seen
+    forward, right = rotation[:, 2], rotation[:, 0]
+    yaw = np.degrees(np.arctan2(forward[0], forward[2]))
+    pitch = np.degrees(np.arctan2(forward[1], np.hypot(forward[0], forward[2])))
+    roll = np.degrees(np.arctan2(-right[1], right[0]))
+    return float(yaw), float(pitch), float(roll)

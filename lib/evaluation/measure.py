@@ -1,11 +1,13 @@
-"""dlib's view of a face for evaluation: its 68 landmarks found again near where they are expected, and its
-128-D descriptor. The landmark finder is handed in (plugins.extract.align's dlib68 aligner), as extract uses it."""
+"""How evaluation sees a face: dlib's 68 landmarks found again near where they are expected and its 128-D
+descriptor (the landmark finder is handed in: plugins.extract.align's dlib68 aligner, as extract uses it), and
+MediaPipe's landmarker, which the swap never uses (lib.evaluation.realism)."""
 from __future__ import annotations
 
 from typing import Protocol
 
 import numpy as np
 
+from lib.evaluation.realism import MeshJudge
 from lib.identity import FaceDescriber
 from lib.metrics import interocular
 from lib.types import Box, Descriptor, Detection, Frame, Landmarks
@@ -21,6 +23,14 @@ class FaceMeasurer:
     def __init__(self, aligner: Aligner, describer: FaceDescriber | None = None) -> None:
         self._aligner = aligner
         self._describer = describer or FaceDescriber()
+        self._judge: MeshJudge | None = None
+
+    @property
+    def judge(self) -> MeshJudge:
+        """MediaPipe's landmarker, loaded when first asked for."""
+        if self._judge is None:
+            self._judge = MeshJudge()
+        return self._judge
 
     def landmarks(self, image: Frame, near: Landmarks) -> Landmarks | None:
         """68 landmarks (pixels of image) of the face near these landmarks; None when the predictor loses it:

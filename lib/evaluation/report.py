@@ -67,6 +67,8 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append((f"colour kept: {part} Delta E to the source (lower)",
                      _number((a2b.get("colour_delta_e") or {}).get(part), 1),
                      _number((b2a.get("colour_delta_e") or {}).get(part), 1)))
+    pairs = [dict(realism_rows(report[d].get("realism"))) for d in ("a2b", "b2a")]
+    rows += [(f"realism: {label}", pairs[0][label], pairs[1].get(label, "-")) for label in pairs[0]]
     rows.append(("reconstruction A->A / B->B: SSIM (higher)", _number(report["a2a"]["ssim"]),
                  _number(report["b2b"]["ssim"])))
     rows.append(("reconstruction A->A / B->B: PSNR dB (higher)", _number(report["a2a"]["psnr"], 1),
@@ -77,12 +79,37 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
                      _number(occlusion["b2a"]["occluder_kept"])))
         rows.append(("occlusion: mask IoU with the visible face (higher)", _number(occlusion["a2b"]["face_iou"]),
                      _number(occlusion["b2a"]["face_iou"])))
-    video = report.get("video")
-    if video:
+    for section in ("video", "video_b"):
+        video = report.get(section)
+        if not video:
+            continue
         column = (lambda text: (text, "")) if video["direction"] == "a2b" else (lambda text: ("", text))
         rows.append(("video: landmark jitter, swap / source (near 1)",
                      *column(f"{_number(video['jitter']['swap'])} / {_number(video['jitter']['source'])}")))
         rows.append(("video: seam gradient jump (near 0)", *column(_number(video["seam_gradient"]["jump"], 2))))
+        rows += [(f"video: {label}", *column(value)) for label, value in realism_rows(video.get("realism"))]
+    return rows
+
+
+def _carried(numbers: dict[str, Any] | None) -> str:
+    """'0.82 / 0.95 (+0.01)': correlation / range ratio (what the swap adds where the source shows little)."""
+    if not numbers or numbers.get("r") is None:
+        return "-"
+    return f"{_number(numbers['r'], 2)} / {_number(numbers['range'], 2)} ({numbers['added']:+.2f})"
+
+
+def realism_rows(realism: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) rows of lib.evaluation.realism.summarise's numbers, judged by MediaPipe's landmarker."""
+    if not realism:
+        return []
+    rows = [("detail kept, swap / frame (0.85-1.15)", _number(realism.get("detail"), 2))]
+    for name, label in (("blink", "blink"), ("jaw_open", "jaw open"), ("smile", "smile")):
+        rows.append((f"{label} carried: r / range (added)", _carried((realism.get("expression") or {}).get(name))))
+    pose = realism.get("pose_error_degrees") or {}
+    rows.append(("pose error by MediaPipe: yaw / pitch, degrees",
+                 f"{_number(pose.get('yaw'), 1)} / {_number(pose.get('pitch'), 1)}"))
+    edge = realism.get("edge_delta_e") or {}
+    rows.append(("edge colour: Delta E p95 ring - inner (<= 1)", _number(edge.get("excess"), 1)))
     return rows
 
 

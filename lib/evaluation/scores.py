@@ -1,6 +1,6 @@
 """How good a swap is, measured on held-out faces (and video frames) swapped by convert's own FaceSwapper:
 identity (dlib's 128-D descriptor), head pose, expression (landmark error), reconstruction (SSIM, PSNR),
-temporal jitter and seam visibility."""
+temporal jitter and seam visibility; and, with a face model the swap never uses, what a viewer sees (realism)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -14,6 +14,7 @@ from lib.align import MOUTH, transform_points
 from lib.errors import FaceswapError
 from lib.evaluation.held_out import HeldOutFaces, pick_evenly
 from lib.evaluation.measure import FaceMeasurer
+from lib.evaluation.realism import Look, Pair, summarise
 from lib.metrics import (
     colour_difference,
     identity_scores,
@@ -59,17 +60,25 @@ def _region_error(reference: Landmarks, other: Landmarks, region: slice) -> floa
 
 @dataclass
 class _Source:
-    """A held-out face as dlib sees it unswapped: landmarks in face pixels and descriptor (None: lost)."""
+    """A held-out face unswapped: dlib's landmarks in face pixels and descriptor, and MediaPipe's look at it
+    (None: lost)."""
 
     landmarks: Landmarks | None
     descriptor: Descriptor | None
+    look: Look | None
+
+
+def _frame_scale(to_frame: np.ndarray) -> float:
+    """Frame pixels per pixel of a face image, from its face -> frame matrix."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(to_frame)[:, :2]))))
 
 
 def _measure_sources(faces: HeldOutFaces, measurer: FaceMeasurer, progress: Progress) -> list[_Source]:
     sources = []
-    for image, near in zip(faces.images, faces.landmarks):
+    for image, near, to_frame in zip(faces.images, faces.landmarks, faces.to_frame):
         found = measurer.landmarks(image, near)
-        sources.append(_Source(found, None if found is None else measurer.describe(image, found)))
+        sources.append(_Source(found, None if found is None else measurer.describe(image, found),
+                               measurer.judge.look(image, near, _frame_scale(to_frame))))
         progress(1)
     return sources
 
@@ -90,10 +99,13 @@ def _score_direction(faces: HeldOutFaces, sources: list[_Source], results: list[
                      samples: list[Sample]) -> dict[str, Any]:
     """Identity, pose and expression scores of one swap direction; sample faces for the sheet."""
     descriptors, pose_errors, expression, colours = [], [], [], []
+    pairs: list[Pair | None] = []
     failed = 0
     shown = set(pick_evenly(len(faces), SAMPLES))
     for i, result in enumerate(results):
         progress(1)
+        pairs.append(measurer.judge.pair(sources[i].look, (faces.images[i], result.image), faces.landmarks[i],
+                                         _frame_scale(faces.to_frame[i])))
         source = sources[i].landmarks
         found = None if source is None else measurer.landmarks(result.image, faces.landmarks[i])
         if i in shown:
@@ -132,6 +144,7 @@ def _score_direction(faces: HeldOutFaces, sources: list[_Source], results: list[
                                   "roll": _mean(tracking[:, 2])},
         "expression_nme": {"face": _mean(nme[:, 0]), "eyes": _mean(nme[:, 1]), "mouth": _mean(nme[:, 2])},
         "colour_delta_e": {"face": _mean(colour[:, 0]), "eyes": _mean(colour[:, 1]), "mouth": _mean(colour[:, 2])},
+        "realism": summarise(pairs),
     }
 
 
@@ -253,6 +266,7 @@ def score_video(items: Iterable[VideoItem], measurer: FaceMeasurer, *, direction
     blending, over a video's frames as swap_video gives them."""
     tracks: list[tuple[list[Landmarks], list[Landmarks]]] = [([], [])]
     seams: list[tuple[float, float]] = []
+    pairs: list[Pair | None] = []
     counts = Counter[str]()
     for frame, points, result in items:
         counts["frames"] += 1
@@ -260,6 +274,7 @@ def score_video(items: Iterable[VideoItem], measurer: FaceMeasurer, *, direction
             tracks.append(([], []))
         else:
             counts["faces"] += 1
+            pairs.append(measurer.judge.pair(measurer.judge.look(frame, points), (frame, result.image), points))
             mask = result.faces[0].frame_mask(frame.shape)
             source, found = measurer.landmarks(frame, points), measurer.landmarks(result.image, points)
             seams.append((seam_gradient(frame, mask), seam_gradient(result.image, mask)))
@@ -280,6 +295,7 @@ def score_video(items: Iterable[VideoItem], measurer: FaceMeasurer, *, direction
         "jitter": {"source": source_jitter, "swap": swap_jitter,
                    "ratio": swap_jitter / source_jitter if source_jitter > 0 else float("nan")},
         "seam_gradient": {"before": before, "after": after, "jump": after - before},
+        "realism": summarise(pairs),
     }
 
 

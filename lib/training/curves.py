@@ -13,6 +13,9 @@ from lib.types import Frame
 
 FILE = "curves.json"
 DIRECTIONS = {"a2b": "A->B", "b2a": "B->A"}
+# Curve panels of the realism measures: (key of realism_numbers, title, target drawn dashed).
+REALISM_PANELS = (("detail", "detail kept, swap / frame", 0.85), ("blink_r", "blink carried: r", 0.7),
+                  ("jaw_open_r", "jaw open carried: r", 0.9), ("edge_excess", "edge colour: ring - inner", 1.0))
 
 
 def heldout_numbers(report: dict[str, Any]) -> dict[str, Any]:
@@ -29,8 +32,24 @@ def heldout_numbers(report: dict[str, Any]) -> dict[str, Any]:
                               "yaw_tracking": (scores.get("pose_tracking_degrees") or {}).get("yaw"),
                               "pitch_tracking": (scores.get("pose_tracking_degrees") or {}).get("pitch"),
                               "eyes_delta_e": (scores.get("colour_delta_e") or {}).get("eyes"),
-                              "mouth_delta_e": (scores.get("colour_delta_e") or {}).get("mouth")}
+                              "mouth_delta_e": (scores.get("colour_delta_e") or {}).get("mouth"),
+                              **realism_numbers(scores.get("realism"))}
     numbers["ssim"] = {"a2a": report["a2a"]["ssim"], "b2b": report["b2b"]["ssim"]}
+    return numbers
+
+
+def realism_numbers(realism: dict[str, Any] | None) -> dict[str, float | None]:
+    """The realism measures (lib.evaluation.realism.summarise) as flat numbers; None where not measured."""
+    realism = realism or {}
+    expression = realism.get("expression") or {}
+    numbers: dict[str, float | None] = {"detail": realism.get("detail")}
+    for name in ("blink", "jaw_open", "smile"):
+        carried = expression.get(name) or {}
+        numbers |= {f"{name}_r": carried.get("r"), f"{name}_range": carried.get("range"),
+                    f"{name}_added": carried.get("added")}
+    pose = realism.get("pose_error_degrees") or {}
+    numbers |= {"judged_yaw_error": pose.get("yaw"), "judged_pitch_error": pose.get("pitch"),
+                "edge_excess": (realism.get("edge_delta_e") or {}).get("excess")}
     return numbers
 
 
@@ -77,6 +96,10 @@ class Curves:
                 panels[title] = {label: (at, [point[direction][key] for point in self.heldout])
                                  for direction, label in DIRECTIONS.items()}
                 targets[title] = TARGETS[key]
+            for key, title, target in REALISM_PANELS:
+                panels[title] = {label: (at, [point[direction].get(key) for point in self.heldout])
+                                 for direction, label in DIRECTIONS.items()}
+                targets[title] = target
             panels["reconstruction SSIM"] = {label: (at, [point["ssim"][key] for point in self.heldout])
                                              for key, label in (("a2a", "A->A"), ("b2b", "B->B"))}
             targets["reconstruction SSIM"] = 1 - TARGETS["ssim_shortfall"]

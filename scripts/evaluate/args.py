@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output-dir", type=Path, default=None,
                         help="folder for report.json and sheet.png (default: MODEL_DIR/evaluation; both are "
                              "replaced)")
+    parser.add_argument("--video-b", type=Path, default=None,
+                        help="also swap this video or folder of frames of B to A and measure it as -i's: with -i, "
+                             "blinks, mouth and smiles carried over whole clips both ways")
+    parser.add_argument("--alignments-b", type=Path, default=None,
+                        help="alignments file of --video-b (default: where extract put it)")
     add_detector_argument(parser, "for the faces of -i when there is no alignments file")
     parser.add_argument("--swap-model", action="store_true", help="-i shows B: swap it B to A")
     parser.add_argument("--occluders", type=Path, default=None,
@@ -49,6 +54,8 @@ class Config:
     input: Path | None = None
     alignments: Path | None = None
     output_dir: Path | None = None
+    video_b: Path | None = None
+    alignments_b: Path | None = None
     detector: str = DEFAULT_DETECTOR
     swap_model: bool = False
     occluders: Path | None = None
@@ -76,9 +83,14 @@ def check(cfg: Config) -> None:
             raise FaceswapError(f"{flag} face folder not found: {folder} (make one with faceswap.py extract)")
     if cfg.input is not None and not cfg.input.exists():
         raise FaceswapError(f"input not found: {cfg.input}")
+    if cfg.video_b is not None and not cfg.video_b.exists():
+        raise FaceswapError(f"--video-b not found: {cfg.video_b}")
+    if cfg.video_b is not None and cfg.swap_model:
+        raise FaceswapError("--video-b is B's video swapped to A: give -i A's video without --swap-model")
     if cfg.occluders is not None and not cfg.occluders.is_dir():
         raise FaceswapError(f"--occluders folder not found: {cfg.occluders}")
-    if cfg.alignments is not None and not cfg.alignments.is_file():
-        raise FaceswapError(f"alignments file not found: {cfg.alignments}")
+    for alignments in (cfg.alignments, cfg.alignments_b):
+        if alignments is not None and not alignments.is_file():
+            raise FaceswapError(f"alignments file not found: {alignments}")
     if cfg.report_dir.is_file():
         raise FaceswapError(f"report folder {cfg.report_dir} is a file: choose another -o")

@@ -26,6 +26,7 @@ from lib.metrics import interocular
 from lib.model.swapper import Swapper, load_swapper
 from lib.occlusion import load_occluders
 from lib.pose import outside_share
+from lib.swap import FaceSwapper
 from lib.tables import markdown_table
 from lib.training.state import POSES
 from lib.types import Frame, Landmarks
@@ -42,11 +43,10 @@ SHEET = "sheet.png"
 OCCLUSION = "occlusion.png"
 
 
-def _video_faces(cfg: Config) -> Iterator[tuple[Frame, Landmarks | None]]:
-    """-i's frames with the landmarks of their largest face (None: no face), found as convert finds them."""
-    assert cfg.input is not None
-    source = FrameSource(cfg.input)
-    lookup, finder = face_source(source, cfg.alignments, cfg.detector)
+def _video_faces(cfg: Config, video: Path, alignments: Path | None) -> Iterator[tuple[Frame, Landmarks | None]]:
+    """A video's frames with the landmarks of their largest face (None: no face), found as convert finds them."""
+    source = FrameSource(video)
+    lookup, finder = face_source(source, alignments, cfg.detector)
     sigma = cfg.smooth if cfg.smooth is not None else default_smoothing(source)
     frames = frames_with_faces(source, [], lookup, finder, sigma)
     try:
@@ -84,6 +84,17 @@ def _pose_coverage(model_dir: Path, faces_a: HeldOutFaces, faces_b: HeldOutFaces
         return None
 
 
+def _score_clip(cfg: Config, swapper: FaceSwapper, measurer: FaceMeasurer, video: Path, *,
+                alignments: Path | None, direction: str) -> dict[str, Any]:
+    """A video of the direction's source person swapped as convert swaps it, and measured over its frames."""
+    with show_progress(None, f"evaluate video {video.name}", "frame") as bar:
+        scores = score_video(swap_video(swapper, _video_faces(cfg, video, alignments), direction), measurer,
+                             direction=direction, progress=bar.update)
+    if scores["faces"] == 0:
+        raise FaceswapError(f"no face found in {video}: give a video or frames of {direction[0].upper()}")
+    return {"input": str(video), **scores}
+
+
 def run(cfg: Config) -> dict[str, Any]:
     """Evaluate the model; returns the report it also writes to report.json."""
     check(cfg)
@@ -113,15 +124,11 @@ def run(cfg: Config) -> dict[str, Any]:
         log.info("occlusion: %d occluders from %s over the held-out faces", len(occluders), cfg.occluders)
         occlusion, picture = score_occlusion(swapper, faces_a, faces_b, occluders)
         report["occlusion"] = {"occluders": str(cfg.occluders), "files": len(occluders), **occlusion}
-    if cfg.input is not None:
-        direction = "b2a" if cfg.swap_model else "a2b"
-        with show_progress(None, "evaluate video", "frame") as bar:
-            video = score_video(swap_video(swapper, _video_faces(cfg), direction), measurer, direction=direction,
-                                progress=bar.update)
-        if video["faces"] == 0:
-            raise FaceswapError(f"no face found in {cfg.input}: give a video or frames of "
-                                f"{'B' if cfg.swap_model else 'A'}")
-        report["video"] = {"input": str(cfg.input), **video}
+    clips = [("video", cfg.input, cfg.alignments, "b2a" if cfg.swap_model else "a2b"),
+             ("video_b", cfg.video_b, cfg.alignments_b, "b2a")]
+    for key, video, alignments, direction in clips:
+        if video is not None:
+            report[key] = _score_clip(cfg, swapper, measurer, video, alignments=alignments, direction=direction)
     report = reporting.finite(report)
     cfg.report_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(cfg.report_dir / REPORT, report)

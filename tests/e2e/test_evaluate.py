@@ -34,7 +34,7 @@ def test_evaluate_writes_report_sheet_and_table(setup: tuple[Path, Path, Path]) 
     model, faces_a, faces_b = setup
     result = run_cli("evaluate", "-m", model, "-A", faces_a, "-B", faces_b, "--max-faces", "6",
                      "-i", DATA / "video" / "A_obama_kenburns.mp4", "-D", "dlib-hog", "--max-frames", "10",
-                     check=True)
+                     "--video-b", DATA / "video" / "B_biden_kenburns.mp4", check=True)
     assert_quiet(result.stderr)
     out = model / "evaluation"
     report = json.loads((out / "report.json").read_text())
@@ -50,14 +50,22 @@ def test_evaluate_writes_report_sheet_and_table(setup: tuple[Path, Path, Path]) 
     for direction in ("a2a", "b2b"):
         assert 0 < report[direction]["ssim"] < 1 and 0 < report[direction]["psnr"] < 60  # 2 steps: far from input
     assert report["occlusion"] is None  # no --occluders
-    video = report["video"]
-    assert (video["frames"], video["faces"], video["direction"]) == (10, 10, "a2b")
-    assert video["jitter"]["source"] > 0 and video["seam_gradient"]["before"] > 0
+    for section, direction in (("video", "a2b"), ("video_b", "b2a")):
+        video = report[section]
+        assert (video["frames"], video["faces"], video["direction"]) == (10, 10, direction)
+        assert video["jitter"]["source"] > 0 and video["seam_gradient"]["before"] > 0
+        # What a viewer sees, judged by MediaPipe on every frame (a pan over a photo: no expression moves).
+        realism = video["realism"]
+        assert realism["faces"] == 10 and realism["lost"] < 10 and realism["detail"] > 0
+        assert set(realism["expression"]) == {"blink", "jaw_open", "smile"}
+    for direction in ("a2b", "b2a"):
+        assert report[direction]["realism"]["faces"] == 6
     sheet = out / "sheet.png"
     assert SYNTHETIC_KEY.decode() in png_text(sheet.read_bytes())
     assert read_image(sheet).shape[0] > 6 * 128  # six rows of faces above the table
     assert "| identity: retrieval as target (higher)" in result.stderr
     assert "video: seam gradient jump" in result.stderr
+    assert "| realism: detail kept, swap / frame (0.85-1.15)" in result.stderr
     # The held-out sources against the poses train kept of the other side's faces (poses.json).
     covered = json.loads((model / "poses.json").read_text())["covered"]
     for direction, source, target in (("a2b", faces_a, "B"), ("b2a", faces_b, "A")):

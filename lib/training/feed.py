@@ -24,6 +24,7 @@ from lib.align import (
     transform_points,
 )
 from lib.errors import check_range
+from lib.expression import close_eyes, expression_features, rarity_weights
 from lib.masks import blank_background, hull_mask, region_weights
 from lib.occlusion import OccluderMaker, paste, place, skin_box
 from lib.pose import turn_landmarks
@@ -68,6 +69,12 @@ class FeedOptions:
     # the other person: a decoder learns its person in the other's poses too, as far as a smooth 2D warp of the
     # face shows them (no new side of the head is drawn).
     pose_transfer: float = 0.0
+    # Share of faces shown with both eyes shut (lib.expression.close_eyes), input and target alike: a decoder whose
+    # person never blinks on film still learns to draw a blink.
+    blink: float = 0.0
+    # How strongly faces of rare expressions (closed eyes, an open mouth) are shown more often: 0 all alike, 1
+    # every expression about as often as any other (lib.expression.rarity_weights).
+    expression_balance: float = 0.0
     workers: int = 2
     seed: int | None = None
 
@@ -81,6 +88,8 @@ class FeedOptions:
         check_range("flip probability", self.flip, 0, 1)
         check_range("occlusion share", self.occlusion, 0, 1)
         check_range("pose transfer share", self.pose_transfer, 0, 1)
+        check_range("share of faces with their eyes shut", self.blink, 0, 1)
+        check_range("expression balance", self.expression_balance, 0, 1)
 
 
 def _to_float(images: np.ndarray) -> np.ndarray:
@@ -109,6 +118,9 @@ class _Side:
                                     for image, points in zip(self.images, faces.landmarks)])
         self.landmarks = faces.landmarks
         self.poses = faces.poses  # (yaw, pitch) of each face in its frame: what pose_transfer lends
+        # How often each face is drawn: rare expressions more often with options.expression_balance (None: alike).
+        self.chances = (None if faces.landmarks is None or options.expression_balance <= 0 else
+                        rarity_weights(expression_features(faces.landmarks), options.expression_balance))
         self.size = size
         self.crop = coverage_matrix(np.eye(2, 3), size, options.coverage, n)
         self.options = options
@@ -149,7 +161,8 @@ class _Side:
         mask = np.ones((count, n, n, 1), np.float32)
         weight = np.ones((count, n, n, 1), np.float32)
         occluders = np.zeros((count, n, n, 1), np.float32)
-        indices = rng.integers(len(self), size=count)
+        indices = (rng.integers(len(self), size=count) if self.chances is None else
+                   rng.choice(len(self), size=count, p=self.chances))
         for j, i in enumerate(indices):
             transform, flipped = augment.random_similarity(rng, n, rotation=opts.rotation, zoom=opts.zoom,
                                                            shift=opts.shift, flip=opts.flip)
@@ -157,15 +170,15 @@ class _Side:
             sample = compose(matrix, self.from_cache)
             flags = augment.interpolation(sample)
             landmarks, moved = self._borrowed_pose(rng, i, matrix, other)
+            image = self._eyes_shut(rng, i)
             if moved is None:
-                pair[1, j] = cv2.warpAffine(self.images[i], sample, (n, n), flags=flags,
-                                            borderMode=cv2.BORDER_REPLICATE)
+                pair[1, j] = cv2.warpAffine(image, sample, (n, n), flags=flags, borderMode=cv2.BORDER_REPLICATE)
             else:
                 map_x, map_y = offset_maps(sample, moved)
-                pair[1, j] = cv2.remap(self.images[i], map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
+                pair[1, j] = cv2.remap(image, map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
             if warp and opts.warp:
                 map_x, map_y = augment.warp_maps(rng, sample, n, moved)
-                pair[0, j] = cv2.remap(self.images[i], map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
+                pair[0, j] = cv2.remap(image, map_x, map_y, flags, borderMode=cv2.BORDER_REPLICATE)
             else:
                 pair[0, j] = pair[1, j]
             if landmarks is not None:
@@ -184,6 +197,15 @@ class _Side:
                     occluders[j, ..., 0] = alpha
         images = self._colour(rng, _to_float(pair), indices, other)
         return {"warped": images[0], "target": images[1], "mask": mask, "weight": weight, "occluder": occluders}
+
+    def _eyes_shut(self, rng: np.random.Generator, index: int) -> np.ndarray:
+        """Face `index` as kept, or for options.blink of the faces a copy with its eyes shut (the upper lids 70 to
+        100 % of the way down). No random number is drawn without options.blink: batches stay as they were."""
+        image = self.images[index]
+        if self.landmarks is None or self.options.blink <= 0 or rng.random() >= self.options.blink:
+            return image
+        points = transform_points(invert(self.from_cache), self.landmarks[index])
+        return close_eyes(image, points, float(rng.uniform(0.7, 1.0)))
 
     def _borrowed_pose(self, rng: np.random.Generator, index: int, matrix: np.ndarray,
                        other: _Side) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -59,6 +59,8 @@ class TrainingConfig:
     occlusion_aug: float = 0.0  # share of input faces with an occluder pasted over them (lib/occlusion.py)
     pose_transfer: float = 0.0  # share of faces turned to a head pose of the other side's (lib/training/feed.py)
     ema: float = 0.0  # decay of the weight average saves hold (lib/training/average.py); 0: none (older models)
+    blink_aug: float = 0.0  # share of faces shown with their eyes shut (lib/expression.py)
+    expression_balance: float = 0.0  # rare expressions shown more often (lib/expression.py)
 
 
 @dataclass(frozen=True)

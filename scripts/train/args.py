@@ -19,7 +19,7 @@ DEFAULTS = {  # what a new model folder gets for the options left out; a resumed
     "coverage": 0.6, "learn_mask": False, "gan": False, "gan_loss": "lsgan", "gan_weight": 0.1,
     "eye_multiplier": 3.0, "mouth_multiplier": 2.0, "background_weight": 0.1, "mask_input": False,
     "batch_size": 16, "learning_rate": 5e-5, "clip_norm": 1.0, "color_match": 0.0, "motion_blur": 0.0,
-    "pose_transfer": 0.0, "ema": DEFAULT_EMA,
+    "pose_transfer": 0.0, "ema": DEFAULT_EMA, "blink_aug": 0.0, "expression_balance": 0.0,
 }
 # --occlusion-aug of a new model with a mask head: half the faces with something in front of them.
 DEFAULT_OCCLUSION = 0.5
@@ -28,6 +28,7 @@ BOUNDS = {  # option -> (lowest, highest) allowed
     "mouth_multiplier": (1.0, 100.0), "background_weight": (0.0, 1.0), "batch_size": (1, 4096),
     "learning_rate": (1e-7, 0.1), "clip_norm": (0.0, 1e6), "color_match": (0.0, 1.0), "motion_blur": (0.0, 1.0),
     "occlusion_aug": (0.0, 1.0), "pose_transfer": (0.0, 1.0), "ema": (0.0, 0.99999), "iterations": (1, 10**9),
+    "blink_aug": (0.0, 1.0), "expression_balance": (0.0, 1.0),
     "minutes": (0.01, 10**7), "save_every": (1, 10**9),
     "snapshot_every": (0, 10**9), "preview_every": (0, 10**9), "timelapse_every": (0, 10**9), "workers": (1, 64),
     "seed": (0, 2**32 - 1), "size": (16, 1024), "eval_every": (1, 10**9), "eval_faces": (2, 10**5),
@@ -82,6 +83,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="share of faces turned (a smooth warp from their landmarks) to the head pose of a "
                           "random face of the other person, so that each decoder also draws its person in the "
                           "other's turns and tilts, as a swap asks it to (default: 0)")
+    run.add_argument("--blink-aug", type=float, default=None, metavar="P",
+                     help="share of faces shown with both eyes shut (the eye's opening filled from the lids' "
+                          "skin, a lash line where they meet), so that a decoder learns to draw a blink even "
+                          "when its person never blinks on film (default: 0)")
+    run.add_argument("--expression-balance", type=float, default=None, metavar="S",
+                     help="show faces of rare expressions (closed eyes, an open mouth, from their landmarks) "
+                          "more often: 0 all alike, 1 every expression about as often as any other (default: 0)")
     run.add_argument("--ema", type=float, default=None, metavar="DECAY",
                      help="save, preview and score a moving average of the weights, over about the last "
                           "iteration/9 steps and at most 1/(1-DECAY): steadier swaps than the weights of any one "
@@ -160,6 +168,8 @@ class Config:
     motion_blur: float | None = None
     occlusion_aug: float | None = None
     pose_transfer: float | None = None
+    blink_aug: float | None = None
+    expression_balance: float | None = None
     ema: float | None = None
     warp: bool | None = None
     iterations: int | None = None

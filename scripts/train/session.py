@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from lib.errors import FaceswapError
 from lib.evaluation.measure import FaceMeasurer
+from lib.expression import expression_warnings
 from lib.model.loss_spec import parse_loss
 from lib.model.parts import ModelOptions
 from lib.swap import SwapOptions
@@ -84,6 +85,9 @@ def train(cfg: Config) -> Summary:
     if coverage is not None and (cluster is None or cluster.is_chief):
         for line in coverage_warnings(coverage, training.pose_transfer):
             log.warning("%s", line)
+    if cluster is None or cluster.is_chief:
+        for line in expression_warnings(faces_a.landmarks, faces_b.landmarks, training.blink_aug):
+            log.warning("%s", line)
     if cfg.seed is not None:
         keras.utils.set_random_seed(cfg.seed)
     policy = precision_policy(cfg.mixed_precision)
@@ -152,7 +156,8 @@ def _feed(cfg: Config, config: ModelConfig, training: TrainingConfig, faces: tup
     return Feed(*faces, FeedOptions(
         size=config.size, coverage=config.coverage, batch_size=batch_size, warp=training.warp,
         color_match=training.color_match, motion_blur=training.motion_blur, mask_input=config.mask_input,
-        occlusion=training.occlusion_aug, pose_transfer=training.pose_transfer,
+        occlusion=training.occlusion_aug, pose_transfer=training.pose_transfer, blink=training.blink_aug,
+        expression_balance=training.expression_balance,
         eye_multiplier=config.eye_multiplier, mouth_multiplier=config.mouth_multiplier,
         workers=cfg.workers or default_workers(), seed=pipeline_seed(cfg.seed, pipeline)))
 

@@ -289,3 +289,40 @@ def test_pose_transfer_turns_target_input_and_masks_alike(sets: tuple[FaceSet, F
             assert 4 / 255 < error and np.abs(target - crops[side][index]).mean() < 0.1  # turned, same face
             moved_masks += int(np.abs(mask - hull_mask(_crop_points(faces, index), N)).mean() > 0.005)
     assert moved_masks >= 12  # of 16 faces: the hull moved with most of them
+
+
+def test_blink_shuts_the_eyes_of_input_and_target_alike(sets: tuple[FaceSet, FaceSet]) -> None:
+    """With blink 1 every face has its eyes shut (lib.expression.close_eyes, on real faces in
+    tests/lib/test_expression.py), in input and target alike, and nothing else of the crop changes; at 0 (the
+    default) the batches are exactly those of before."""
+    plain = _feed(sets, PLAIN)
+    before = plain.make_batch(0)
+    for key, value in _feed(sets, replace(PLAIN, blink=0.0)).make_batch(0).items():
+        np.testing.assert_array_equal(value, before[key])
+    shut = _feed(sets, replace(PLAIN, blink=1.0)).make_batch(0)
+    for side in "ab":
+        np.testing.assert_array_equal(shut[f"warped_{side}"], shut[f"target_{side}"])
+        np.testing.assert_array_equal(shut[f"mask_{side}"], before[f"mask_{side}"])
+        change = np.abs(shut[f"target_{side}"] - before[f"target_{side}"]).mean(axis=-1)
+        eyes = before[f"weight_{side}"][..., 0] == 3.0  # the eye regions, grown by their margin
+        assert change[eyes].mean() > 0.02
+        near = cv2.dilate(eyes.astype(np.uint8).transpose(1, 2, 0), np.ones((5, 5), np.uint8)).transpose(2, 0, 1)
+        assert change[near == 0].max() < 0.01
+
+
+def test_expression_balance_draws_rare_faces_more_often(sets: tuple[FaceSet, FaceSet]) -> None:
+    """The faces a side draws follow lib.expression.rarity_weights (tested on real landmarks in
+    tests/lib/test_expression.py): at 1, a face given a shut eye's landmarks is drawn far more often than at 0."""
+    faces_a, faces_b = sets
+    assert faces_a.landmarks is not None
+    landmarks = faces_a.landmarks.copy()
+    for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        landmarks[0, upper] = landmarks[0, lower]
+    odd = replace(faces_a, landmarks=landmarks)
+    counts = {}
+    for balance in (0.0, 1.0):
+        feed = Feed(odd, faces_b, replace(PLAIN, batch_size=32, expression_balance=balance))
+        plain = feed.preview_faces(len(faces_a))["a"]
+        drawn = [_match(face, plain)[0] for index in range(4) for face in feed.make_batch(index)["target_a"]]
+        counts[balance] = drawn.count(0)
+    assert counts[1.0] >= 3 * max(counts[0.0], 2)

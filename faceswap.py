@@ -44,12 +44,15 @@ def build_parser(commands: dict[str, str] | None = None) -> argparse.ArgumentPar
 
 def to_config(config_type: type, args: argparse.Namespace) -> object:
     """A frozen Config from the parsed arguments of the same names; a field that is itself a dataclass (a
-    group of options, such as lib.swap.SwapOptions) is filled the same way from the same arguments."""
+    group of options, such as lib.swap.SwapOptions) is filled the same way from the same arguments. An argument
+    left out (argparse.SUPPRESS) keeps the field's default; a group with a `given` field learns which it got."""
     hints = typing.get_type_hints(config_type)
-    values = {}
+    values: dict[str, object] = {}
     for item in dataclasses.fields(config_type):
         if dataclasses.is_dataclass(hints[item.name]):
             values[item.name] = to_config(hints[item.name], args)
+        elif item.name == "given":
+            values["given"] = frozenset(f.name for f in dataclasses.fields(config_type) if hasattr(args, f.name))
         elif hasattr(args, item.name):
             values[item.name] = getattr(args, item.name)
     return config_type(**values)

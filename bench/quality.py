@@ -43,6 +43,8 @@ from lib.evaluation.report import RETRIEVAL_TARGET, TARGETS, quality_score
 from lib.facefile import read_face_meta
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
 from lib.plots import Series, plot_panels
+from lib.recipes import RECIPES as NAMED
+from lib.recipes import Recipe
 from lib.swap import SwapOptions
 from lib.training.curves import heldout_numbers, realism_numbers
 
@@ -60,7 +62,15 @@ CLIPS = {"a2b": ("franck.mp4", 3000, 1800, 2), "b2a": ("cap13.mp4", 0, 765, 2)}
 # apart by their lighting and background tint (faceswap-GAN's random colour match); and that at a batch of 8.
 _CM: dict[str, Any] = {"model": "lightweight", "learn_mask": True, "learning_rate": 2e-4, "color_match": 0.5}
 _CM_B8: dict[str, Any] = {**_CM, "batch_size": 8}
+def _named(recipe: Recipe) -> dict[str, Any]:
+    """A recipe of lib/recipes.py in this file's form: train's options, no_warp_after, convert."""
+    return {**recipe.train, **({"no_warp_after": recipe.warp_share} if recipe.warp_share is not None else {}),
+            "convert": dict(recipe.convert)}
+
+
 RECIPES: dict[str, dict[str, Any]] = {
+    # The README's recipes, by name (lib/recipes.py): what train --recipe and demo use.
+    **{name: _named(recipe) for name, recipe in NAMED.items()},
     # What train does with no options but the model and a mask head: the CPU recipe before this benchmark.
     "lightweight": {"model": "lightweight", "learn_mask": True},
     "lightweight-cm": _CM,

@@ -10,9 +10,9 @@ and, for options.follow, a landmark finder (plugins.extract.align's dlib68, as e
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -58,6 +58,7 @@ class SwapModel(Protocol):
     has_mask: bool
     mask_input: bool  # blank the crop's background before the model sees it (a model trained so)
     shapes: dict[str, np.ndarray] | None  # each person's mean face shape, aligned (ALIGNED_SIZE px); None: unknown
+    convert_settings: Mapping[str, Any]  # the model's own convert options (SwapOptions fields; SwapOptions.over)
 
     def swap(self, faces: np.ndarray, direction: str) -> tuple[np.ndarray, np.ndarray | None]: ...
 
@@ -94,6 +95,9 @@ class SwapOptions:
     batch_size: int = 16
     follow: float = 1.0
     follow_shape: float = 0.8
+    # The options the user chose (the command line's); None: all of them (options made in code). The others give
+    # way to a model's own convert settings (over).
+    given: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         check_range("mask erosion", self.erosion, -50, 50, unit="% of the face crop")
@@ -102,6 +106,14 @@ class SwapOptions:
         check_range("faces per model call", self.batch_size, 1, 256)
         check_range("landmark follow", self.follow, 0, 1)
         check_range("face shape kept by --follow", self.follow_shape, 0, 1)
+
+    def over(self, settings: Mapping[str, Any]) -> SwapOptions:
+        """These options over a model's convert settings (a recipe's, kept in its state.json): each option not
+        given takes the model's value, where it has one."""
+        if self.given is None:
+            return self
+        names = {item.name for item in fields(self)} - {"given"} - self.given
+        return replace(self, **{name: value for name, value in settings.items() if name in names})
 
     def mask_for(self, model: SwapModel) -> str:
         """The mask plugin's name once 'auto' is resolved for this model: the learned mask inside the face hull

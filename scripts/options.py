@@ -19,34 +19,36 @@ DEFAULT_DETECTOR = "mtcnn"
 
 def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
     """--mask, --erosion, --blur, --color, --blend, --sharpen, --follow, --follow-shape, --batch-size: the fields
-    of lib.swap.SwapOptions."""
+    of lib.swap.SwapOptions. Those left out are not set (argparse.SUPPRESS): the model's own convert settings (a
+    recipe's) take their place, else SwapOptions' defaults."""
     default = SwapOptions()
-    group = parser.add_argument_group("how swapped faces go back into the frame")
-    group.add_argument("--mask", default=default.mask, choices=["auto", *MASKS],
+    group = parser.add_argument_group("how swapped faces go back into the frame (left out: the model's recipe's "
+                                      "settings, else these defaults)")
+    group.add_argument("--mask", default=argparse.SUPPRESS, choices=["auto", *MASKS],
                        help="which pixels are swapped: the model's learned mask, the landmark hull or the whole "
                             "crop (default auto: learned when the model has one, else hull)")
-    group.add_argument("--erosion", type=float, default=default.erosion,
+    group.add_argument("--erosion", type=float, default=argparse.SUPPRESS,
                        help=f"shrink (>0) or grow (<0) the mask by this %% of the face crop (default: "
                             f"{default.erosion:g})")
-    group.add_argument("--blur", type=float, default=default.blur,
+    group.add_argument("--blur", type=float, default=argparse.SUPPRESS,
                        help=f"feather the mask's edge over this %% of the face crop (default: {default.blur:g})")
-    group.add_argument("--color", default=default.color, choices=list(COLORS),
+    group.add_argument("--color", default=argparse.SUPPRESS, choices=list(COLORS),
                        help=f"colour adjustment toward the original face (default: {default.color})")
-    group.add_argument("--blend", default=default.blend, choices=list(BLENDS),
+    group.add_argument("--blend", default=argparse.SUPPRESS, choices=list(BLENDS),
                        help="gaussian: feathered alpha (default); poisson: OpenCV seamless cloning")
-    group.add_argument("--sharpen", type=float, default=default.sharpen,
+    group.add_argument("--sharpen", type=float, default=argparse.SUPPRESS,
                        help="unsharp-mask amount, 0-3 (default: 0, off)")
-    group.add_argument("--follow", type=float, default=default.follow, metavar="F",
+    group.add_argument("--follow", type=float, default=argparse.SUPPRESS, metavar="F",
                        help="move the swapped face's brows, eyes, nose and mouth this far (0-1) to where they "
                             "belong: the target person's face shape (kept by train) with the source's head turn "
                             "and expression (dlib's landmarks on the model's output, a smooth warp; default: "
                             f"{default.follow:g})")
-    group.add_argument("--follow-shape", type=float, default=default.follow_shape, metavar="S",
+    group.add_argument("--follow-shape", type=float, default=argparse.SUPPRESS, metavar="S",
                        help="how much of the target person's own face shape --follow keeps (0-1): 1 draws the "
                             "features where they sit on the target's face, 0 where they sit on the source's; "
                             "lower keeps more of the source's expression, higher looks more like the target "
                             f"(default: {default.follow_shape:g})")
-    group.add_argument("--batch-size", type=int, default=default.batch_size,
+    group.add_argument("--batch-size", type=int, default=argparse.SUPPRESS,
                        help=f"faces per model call (default: {default.batch_size})")
 
 

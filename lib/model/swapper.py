@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ class Swapper:
     (load_swapper), or the live models of a training run (the held-out check during training)."""
 
     def __init__(self, encoder: Any, decoder_a: Any, decoder_b: Any, config: ModelConfig, *, iteration: int,
-                 batch_size: int = BATCH, masker: Any = None, shapes: dict[str, np.ndarray] | None = None) -> None:
+                 batch_size: int = BATCH, masker: Any = None, shapes: dict[str, np.ndarray] | None = None,
+                 convert_settings: Mapping[str, Any] | None = None) -> None:
         self.model_name: str = config.model
         self.input_size: int = config.size
         self.coverage: float = config.coverage
@@ -31,6 +33,8 @@ class Swapper:
         self.mask_input: bool = config.mask_input
         # Each person's mean face shape (lib.training.faces.face_shapes), for the swap's --follow; None: unknown.
         self.shapes = shapes
+        # How its swaps are to be made (its recipe's convert settings, state.json): lib.swap.SwapOptions.over.
+        self.convert_settings: Mapping[str, Any] = dict(convert_settings or {})
         self.iteration = iteration
         self.batch_size = batch_size
         self._encoder = encoder
@@ -87,7 +91,8 @@ def load_swapper(model_dir: Path) -> Swapper:
     names = ("encoder", "decoder_a", "decoder_b") + (("masker",) if state.config.mask_model else ())
     models = load_models(Path(model_dir), state, names)
     return Swapper(models["encoder"], models["decoder_a"], models["decoder_b"], state.config,
-                   iteration=state.iteration, masker=models.get("masker"), shapes=_read_shapes(Path(model_dir)))
+                   iteration=state.iteration, masker=models.get("masker"), shapes=_read_shapes(Path(model_dir)),
+                   convert_settings=state.training.convert)
 
 
 def _read_shapes(model_dir: Path) -> dict[str, np.ndarray] | None:

@@ -4,7 +4,7 @@ model folder before anything slow loads. lib/training/checkpoint.py writes it.""
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,10 @@ class TrainingConfig:
     ema: float = 0.0  # decay of the weight average saves hold (lib/training/average.py); 0: none (older models)
     blink_aug: float = 0.0  # share of faces shown with their eyes shut (lib/expression.py)
     expression_balance: float = 0.0  # rare expressions shown more often (lib/expression.py)
+    recipe: str | None = None  # the recipe it was trained with (lib/recipes.py), None: options of its own
+    # How its swaps are to be made: lib.swap.SwapOptions fields, the recipe's convert settings. convert and
+    # evaluate take them for every option they are not given.
+    convert: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

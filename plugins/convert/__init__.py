@@ -9,7 +9,9 @@ from plugins.registry import load_plugin
 
 
 def load_face_swapper(model: SwapModel, options: SwapOptions) -> FaceSwapper:
-    """lib.swap's FaceSwapper for this model with the mask and colour plugins the options name."""
+    """lib.swap's FaceSwapper for this model with the mask and colour plugins the options name; the options not
+    given (SwapOptions.given) are the model's own convert settings, where it has them."""
+    options = options.over(model.convert_settings)
     mask = load_plugin(MASKS, "mask", options.mask_for(model))()
     color = load_plugin(COLORS, "colour adjustment", options.color)()
     finder = None

@@ -130,7 +130,7 @@ class Converter:
         output: WriteBehind[OutputFrame] = WriteBehind(writer.write, f"the output {self.cfg.output}")
         frames = frames_with_faces(source, self.ranges, self.lookup, self.finder, self.sigma(source))
         try:
-            for group in chunks(frames, self.cfg.swap.batch_size):
+            for group in chunks(frames, self.swapper.options.batch_size):
                 _swap_group(group, self.swapper, self.people, self.cfg.direction)
                 for frame in group:
                     if keep is None or keep[0] <= frame.index < keep[1]:
@@ -194,12 +194,15 @@ def settings_line(cfg: Config, model: Swapper, sigma: float) -> str:
     """The model and swap settings a run uses, as one line for the log."""
     direction = "B to A" if cfg.swap_model else "A to B"
     smoothing = f", smoothing {sigma:g} frames" if sigma else ""
+    options = cfg.swap.over(model.convert_settings)  # what load_face_swapper makes of them
     follow = ""
-    if cfg.swap.follow:
+    if options.follow:
         shape = "" if model.shapes is not None else " (no face shapes kept with this model: to the source's own)"
-        follow = f", follow {cfg.swap.follow:g} (face shape {cfg.swap.follow_shape:g}){shape}"
+        follow = f", follow {options.follow:g} (face shape {options.follow_shape:g}){shape}"
+    sharpen = f", sharpen {options.sharpen:g}" if options.sharpen else ""
     return (f"model {model.model_name} ({model.input_size} px, coverage {model.coverage:.2f}), {direction}, "
-            f"mask {cfg.swap.mask_for(model)}, colour {cfg.swap.color}, blend {cfg.swap.blend}{smoothing}{follow}")
+            f"mask {options.mask_for(model)}, colour {options.color}, blend {options.blend}{sharpen}{smoothing}"
+            f"{follow}")
 
 
 def _swap_group(group: list[WorkFrame], swapper: FaceSwapper, people: IdentityFilter | None,

@@ -14,6 +14,7 @@ import tensorflow as tf
 from lib.errors import FaceswapError
 from lib.evaluation.report import quality_score
 from lib.fileio import write_json_atomic
+from lib.recipes import RECIPES
 from lib.swap import SwapOptions
 from lib.training.curves import heldout_numbers
 from scripts.common import check_can_create
@@ -32,16 +33,9 @@ CLIPS = {"A": Path(__file__).resolve().parents[2] / "tests" / "data" / "video" /
          "B": Path(__file__).resolve().parents[2] / "tests" / "data" / "video" / "B_biden_kenburns.mp4"}
 HOLD_OUT_EVERY = 5  # every fifth face of each clip is held out of training, for evaluate
 STAGES = ("faceswap.extract", "faceswap.train", "faceswap.convert", "faceswap.evaluate")
-# The recipe the README recommends for a CPU (bench.quality's lightweight-cm-b8-lr4-nw70-sh05: every target met on
-# held-out faces at 30 minutes on a 2-core CPU, converted with --follow and --sharpen 0.5); a GPU trains the
-# classic model in the same time.
-CPU_RECIPE: dict[str, Any] = {"model": "lightweight", "learn_mask": True, "batch_size": 8, "learning_rate": 4e-4,
-                              "color_match": 0.5}
-# And each run on a CPU ends on unwarped faces (train --no-warp-after; a run's option, so resumed runs too).
-CPU_NO_WARP_AFTER = 0.7
-# Its swaps are converted and scored with an unsharp mask on the 64 px face (convert --sharpen 0.5).
-CPU_SWAP = SwapOptions(sharpen=0.5)
-GPU_RECIPE: dict[str, Any] = {"model": "original", "learn_mask": True}
+# The README's recipes (lib/recipes.py): the CPU recipe on a CPU, the GPU one where TensorFlow sees a GPU. The
+# model keeps the recipe's convert settings; convert and evaluate take them (SwapOptions given none).
+MODEL_SETTINGS = SwapOptions(given=frozenset())
 
 
 def _split(faces: Path, train: Path, held_out: Path) -> tuple[int, int]:
@@ -91,15 +85,12 @@ def run(cfg: Config) -> dict[str, Any]:
         logging.getLogger(name).setLevel(logging.WARNING)
     for side in CLIPS:
         _extract(side, out)
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    recipe = GPU_RECIPE if gpu else CPU_RECIPE
+    recipe = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
     model = out / "model"
     resumed = (model / "state.json").is_file()
-    no_warp_after = None if gpu else CPU_NO_WARP_AFTER
-    swap = SwapOptions() if gpu else CPU_SWAP
     trained = train(TrainConfig(input_a=out / "faces" / "A", input_b=out / "faces" / "B", model_dir=model,
-                                minutes=cfg.minutes, no_warp_after=no_warp_after, preview_every=50,
-                                save_every=250, **({} if resumed else recipe)))
+                                minutes=cfg.minutes, preview_every=50, save_every=250, recipe=recipe))
+    swap = MODEL_SETTINGS
     log.info("train: %s model, %d iterations this run (%d in all, %.1f EGs/s) -> %s",
              "resumed" if resumed else "new", trained.iteration - trained.start, trained.iteration, trained.rate,
              model)
@@ -125,7 +116,7 @@ def run(cfg: Config) -> dict[str, Any]:
         "swapped_videos": swapped, "preview": str(model / "preview.png"),
         "report": str(out / "evaluation" / "report.json"),
         "sheet": str(out / "evaluation" / "sheet.png"), "model": str(model),
-        "training": {"recipe": recipe if not resumed else "resumed", "no_warp_after": no_warp_after,
+        "training": {"recipe": recipe, "resumed": resumed, "no_warp_after": RECIPES[recipe].warp_share,
                      "minutes_this_run": cfg.minutes,
                      "iterations": trained.iteration, "egs_per_second": round(trained.rate, 1)},
         "held_out": f"every {HOLD_OUT_EVERY}th face of each clip, never trained on",

@@ -26,7 +26,7 @@ from lib.metrics import interocular
 from lib.model.swapper import Swapper, load_swapper
 from lib.occlusion import load_occluders
 from lib.pose import outside_share
-from lib.swap import FaceSwapper
+from lib.swap import FaceSwapper, SwapOptions
 from lib.tables import markdown_table
 from lib.training.state import POSES
 from lib.types import Frame, Landmarks
@@ -60,14 +60,15 @@ def _video_faces(cfg: Config, video: Path, alignments: Path | None) -> Iterator[
             close()  # stops the reader thread now when --max-frames ends the run early
 
 
-def _header(cfg: Config, model: Swapper, faces_a: HeldOutFaces, faces_b: HeldOutFaces) -> dict[str, Any]:
-    """The report's first fields: what was measured, with what, on which faces."""
+def _header(cfg: Config, model: Swapper, options: SwapOptions, faces_a: HeldOutFaces,
+            faces_b: HeldOutFaces) -> dict[str, Any]:
+    """The report's first fields: what was measured, with what (the swap's options as used), on which faces."""
     return {
         "schema": reporting.SCHEMA, "version": reporting.VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {"dir": str(cfg.model_dir), "name": model.model_name, "iteration": model.iteration,
                   "input_size": model.input_size, "coverage": model.coverage, "has_mask": model.has_mask},
-        "settings": {**asdict(cfg.swap), "max_faces": cfg.max_faces},
+        "settings": {**{k: v for k, v in asdict(options).items() if k != "given"}, "max_faces": cfg.max_faces},
         "faces": {side: {"folder": str(f.folder), "files": f.files, "used": len(f), "skipped": f.skipped}
                   for side, f in (("A", faces_a), ("B", faces_b))},
     }
@@ -117,7 +118,7 @@ def run(cfg: Config) -> dict[str, Any]:
     measurer = FaceMeasurer(Dlib68Aligner(AlignOptions()))
     with show_progress(face_steps(faces_a, faces_b), "evaluate", "face") as bar:
         scores, samples = evaluate_faces(swapper, faces_a, faces_b, measurer, progress=bar.update)
-    report = {**_header(cfg, model, faces_a, faces_b), **scores, "occlusion": None,
+    report = {**_header(cfg, model, swapper.options, faces_a, faces_b), **scores, "occlusion": None,
               "pose_coverage": _pose_coverage(cfg.model_dir, faces_a, faces_b)}
     picture = None
     if occluders is not None:

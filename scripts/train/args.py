@@ -9,6 +9,7 @@ from typing import Any
 from lib.errors import FaceswapError, check_range
 from lib.facefile import face_paths
 from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, format_loss, parse_loss
+from lib.recipes import RECIPES, Recipe, recipe
 from lib.training.multiworker import ENV, Cluster, read_cluster
 from lib.training.state import DEFAULT_EMA, ModelConfig, State, TrainingConfig, read_state
 from plugins.train.model import REGISTRY, SUMMARIES
@@ -19,7 +20,8 @@ DEFAULTS = {  # what a new model folder gets for the options left out; a resumed
     "coverage": 0.6, "learn_mask": False, "gan": False, "gan_loss": "lsgan", "gan_weight": 0.1,
     "eye_multiplier": 3.0, "mouth_multiplier": 2.0, "background_weight": 0.1, "mask_input": False,
     "batch_size": 16, "learning_rate": 5e-5, "clip_norm": 1.0, "color_match": 0.0, "motion_blur": 0.0,
-    "pose_transfer": 0.0, "ema": DEFAULT_EMA, "blink_aug": 0.0, "expression_balance": 0.0,
+    "pose_transfer": 0.0, "ema": DEFAULT_EMA, "blink_aug": 0.0, "expression_balance": 0.0, "recipe": None,
+    "convert": {},
 }
 # --occlusion-aug of a new model with a mask head: half the faces with something in front of them.
 DEFAULT_OCCLUSION = 0.5
@@ -43,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-B", "--input-b", type=Path, required=True, help="folder of faces of person B (extract)")
     parser.add_argument("-m", "--model-dir", type=Path, required=True,
                         help="model folder: created when new, resumed when it holds a model")
+    parser.add_argument("--recipe", choices=list(RECIPES), default=None,
+                        help="a tested recipe: its options for those not given (" + "; ".join(
+                            f"{r.name}: {r.summary}" for r in RECIPES.values()) + "); the model keeps the "
+                        "recipe's convert settings, which convert and evaluate then use")
     new = parser.add_argument_group("the model (fixed when the folder is made; left out on resume: the stored "
                                     "value; a different value: an error)")
     new.add_argument("--model", choices=sorted(REGISTRY), default=None,
@@ -190,6 +196,7 @@ class Config:
     eval_faces: int = 24
     stop_after_plateau: int | None = None
     cluster: str | None = None
+    recipe: str | None = None
 
     def __post_init__(self) -> None:
         if self.cluster is not None:
@@ -269,7 +276,16 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
     """
     given = {f.name: getattr(cfg, f.name, None) for f in fields(ModelConfig)}
     given["loss"] = None if cfg.loss is None else format_loss(parse_loss(cfg.loss))
-    training_given = {f.name: getattr(cfg, f.name) for f in fields(TrainingConfig)}
+    training_given = {f.name: getattr(cfg, f.name, None) for f in fields(TrainingConfig)}
+    if cfg.recipe is not None:
+        chosen = recipe(cfg.recipe)
+        # The recipe's options where none is given; its model options for a new folder only (a resumed one keeps
+        # its own).
+        for name, value in chosen.train.items():
+            for options in ((given, training_given) if state is None else (training_given,)):
+                if name in options and options[name] is None:
+                    options[name] = value
+        training_given["convert"] = dict(chosen.convert)
     if state is None:
         values = {name: DEFAULTS.get(name) if value is None else value for name, value in given.items()}
         values["model"] = values["model"] or DEFAULT_MODEL
@@ -297,6 +313,17 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
     if training["clip_norm"] == 0:
         training["clip_norm"] = None  # 0 means no clipping
     return values, TrainingConfig(**training)
+
+
+def warp_share(cfg: Config, training: TrainingConfig) -> float | None:
+    """This run's --no-warp-after: the option given, else the recipe's share for a run of --minutes or
+    --iterations (each run of a recipe ends on unwarped faces, a resumed one too)."""
+    if cfg.no_warp_after is not None or training.recipe is None or training.recipe not in RECIPES:
+        return cfg.no_warp_after
+    if cfg.minutes is None and cfg.iterations is None:
+        return None
+    chosen: Recipe = RECIPES[training.recipe]
+    return chosen.warp_share
 
 
 def to_arguments(cfg: Config) -> list[str]:

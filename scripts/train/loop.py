@@ -26,7 +26,7 @@ from lib.training.state import BEST, POSES, ModelConfig, State, TrainingConfig
 from lib.training.tensorboard import TrainingLog
 from lib.training.trainer import Trainer
 from scripts.progress import progress as show_progress
-from scripts.train.args import Config
+from scripts.train.args import Config, warp_share
 from scripts.train.summary import Summary
 
 log = logging.getLogger("faceswap.train")
@@ -97,7 +97,8 @@ class Loop:
         self.counted = 0
         # The live models, as convert would load them from a save: the held-out check swaps through these.
         self.swapper = Swapper(trainer.encoder, trainer.decoder_a, trainer.decoder_b, config,
-                               iteration=self.iteration, masker=trainer.masker, shapes=face_shapes(poses))
+                               iteration=self.iteration, masker=trainer.masker, shapes=face_shapes(poses),
+                               convert_settings=training.convert)
 
     def run(self, batches: Any) -> Summary:
         """Train; returns what the run did (its last save is at summary.iteration)."""
@@ -110,7 +111,7 @@ class Loop:
         deadline = None if cfg.minutes is None or not self.chief else began_run + 60 * cfg.minutes
         faces_per_step = 2 * self.training.batch_size
         # --no-warp-after: the iteration and the time (each worker's clock) from which the inputs are not warped.
-        share = cfg.no_warp_after if self.training.warp else None
+        share = warp_share(cfg, self.training) if self.training.warp else None
         warp_until = (None if share is None or cfg.iterations is None
                       else self.iteration + math.ceil(share * cfg.iterations))
         warp_deadline = None if share is None or cfg.minutes is None else began_run + 60 * share * cfg.minutes

@@ -193,7 +193,7 @@ def _heldout_check(cfg: Config, faces_a: FaceSet, faces_b: FaceSet) -> HeldOutCh
     if cfg.holdout_a is None or cfg.holdout_b is None:
         return None
     check = HeldOutCheck(cfg.holdout_a, cfg.holdout_b, cfg.eval_faces, FaceMeasurer(Dlib68Aligner(AlignOptions())),
-                         lambda model: load_face_swapper(model, SwapOptions()))
+                         lambda model: load_face_swapper(model, SwapOptions(given=frozenset())))
     for side, flag, trained, folder in (("A", "--holdout-A", faces_a, cfg.input_a),
                                         ("B", "--holdout-B", faces_b, cfg.input_b)):
         shared = shared_faces(trained, check.faces[side].images)

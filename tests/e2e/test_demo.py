@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from lib.recipes import RECIPES
+from lib.swap import SwapOptions
 from lib.training.state import read_state
 from lib.video import probe_video, video_comment
 from scripts.demo.run import CLIPS
@@ -31,10 +34,14 @@ def test_demo_runs_the_pipeline_and_resumes(tmp_path: Path) -> None:
     assert 0 <= headline["a2b"]["retrieval"] <= 1 and headline["ssim"]["a2a"] > 0 and headline["score"] > 0
     report = json.loads(Path(summary["report"]).read_text())
     assert report["faces"]["A"]["used"] == 15 and report["faces"]["B"]["used"] == 15  # every 5th of 75 frames
-    # The CPU recipe ends on unwarped faces and converts and scores with --sharpen 0.5; a GPU's, neither.
-    cpu = summary["training"]["recipe"]["model"] == "lightweight"
-    assert summary["training"]["no_warp_after"] == (0.7 if cpu else None)
-    assert report["settings"]["sharpen"] == (0.5 if cpu else 0.0)
+    # The README's recipe for the machine (lib/recipes.py): the model keeps its convert settings, which convert
+    # and evaluate use (the CPU recipe ends each run on unwarped faces and sharpens its swaps, the GPU one not).
+    recipe = RECIPES[summary["training"]["recipe"]]
+    assert summary["training"]["no_warp_after"] == recipe.warp_share
+    state = read_state(out / "model")
+    assert state is not None and (state.training.recipe, state.training.convert) == (recipe.name, recipe.convert)
+    expected = {key: value for key, value in asdict(SwapOptions(**recipe.convert)).items() if key != "given"}
+    assert {key: report["settings"][key] for key in expected} == expected
     assert "summary.json" in first.stderr and "swapped_videos" in first.stderr
     trained = read_state(out / "model")
     assert trained is not None and trained.iteration == summary["training"]["iterations"] > 0

@@ -39,10 +39,17 @@ def mouth_openness(landmarks: Landmarks) -> float:
                                                                 1e-6))
 
 
+def mouth_width(landmarks: Landmarks) -> float:
+    """The mouth's corners apart (48 to 54) over the eye distance: a smile widens it."""
+    points = np.asarray(landmarks, np.float64)
+    eyes = float(np.linalg.norm(points[LEFT_EYE].mean(0) - points[RIGHT_EYE].mean(0)))
+    return float(np.linalg.norm(points[48] - points[54]) / max(eyes, 1e-6))
+
+
 def expression_features(faces: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """(N, 2) eye and mouth openness of faces' landmarks (N, 68, 2)."""
-    features = [[eye_openness(points), mouth_openness(points)] for points in faces]
-    return np.array(features, np.float64).reshape(-1, 2)
+    """(N, 3) eye openness, mouth openness and mouth width of faces' landmarks (N, 68, 2)."""
+    features = [[eye_openness(points), mouth_openness(points), mouth_width(points)] for points in faces]
+    return np.array(features, np.float64).reshape(-1, 3)
 
 
 def rarity_weights(features: npt.NDArray[np.float64], strength: float) -> npt.NDArray[np.float64]:

@@ -91,7 +91,7 @@ def now() -> str:
 
 def _from_dict(kind: type, raw: Any) -> Any:
     """The dataclass from its JSON; a field added since the file was written takes its default."""
-    required = {f.name for f in fields(kind) if f.default is MISSING}
+    required = {f.name for f in fields(kind) if f.default is MISSING and f.default_factory is MISSING}
     names = {f.name for f in fields(kind)}
     if not isinstance(raw, dict) or not required <= set(raw) <= names:
         raise ValueError(f"{kind.__name__} fields")

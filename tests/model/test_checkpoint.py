@@ -127,6 +127,24 @@ def test_a_model_from_before_the_mask_network_uses_its_decoders_mask(saved: Save
     np.testing.assert_allclose(swapped_mask, np.asarray(mask)[..., 0], atol=1e-4)
 
 
+def test_a_state_json_from_before_newer_training_options_loads(saved: Saved, tmp_path: Path) -> None:
+    """A model folder saved before the expression options and recipes existed (its training section without
+    them) loads with their defaults: no blink, no balance, no recipe, no convert settings of its own."""
+    import json
+
+    model_dir = _copy(saved.model_dir, tmp_path / "model")
+    raw = json.loads((model_dir / STATE).read_text())
+    for name in ("blink_aug", "expression_balance", "recipe", "convert"):
+        del raw["training"][name]
+    _edit_state(model_dir, training=raw["training"])
+    state = read_state(model_dir)
+    assert state is not None
+    training = state.training
+    assert (training.blink_aug, training.expression_balance, training.recipe, training.convert) == (0.0, 0.0, None,
+                                                                                                   {})
+    assert load_swapper(model_dir).convert_settings == {}
+
+
 def test_saves_hold_the_weight_average_and_resume_goes_on_from_the_weights(
         tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     """With --ema the .keras files (what convert and evaluate load) hold the moving average of the generator's

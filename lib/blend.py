@@ -72,3 +72,30 @@ def poisson_blend(background: Frame, face: Frame, mask: Mask) -> Frame:
 
 
 BLENDS = {"gaussian": alpha_blend, "poisson": poisson_blend}
+
+
+# keep_to_skin: the face's own skin colour is read inside this share of the mask's depth (its deepest part:
+# cheeks, nose, forehead), and in the mask's outer SKIN_EDGE a pixel whose chroma is further than SKIN_NEAR from it
+# starts to be left out, all of it beyond SKIN_FAR (CIELAB a*b*: a blue wall is 40-60 away, skin's shades 5-10).
+SKIN_CORE = 0.5
+SKIN_EDGE = 0.25
+SKIN_NEAR, SKIN_FAR = 12.0, 24.0
+
+
+def keep_to_skin(face: Face, mask: Mask) -> Mask:
+    """The mask with what the swapped face draws at its edge in colours far from its own skin left out: the
+    other person's background (a blue wall at the cheek where the target's face is narrower than the source's),
+    not skin. Only the mask's outer part (SKIN_EDGE of its depth) is touched: eyes, brows and lips inside stay.
+    face BGR uint8 (n, n, 3), mask float32 (n, n) in [0, 1]."""
+    inside = (mask > 0.5).astype(np.uint8)
+    if not inside.any():
+        return mask
+    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    deepest = float(depth.max())
+    core = depth >= SKIN_CORE * deepest
+    lab = cv2.cvtColor(face, cv2.COLOR_BGR2Lab).astype(np.float32)
+    skin = np.median(lab[core][:, 1:], axis=0)
+    distance = np.linalg.norm(lab[..., 1:] - skin, axis=-1)
+    keep = np.clip((SKIN_FAR - distance) / (SKIN_FAR - SKIN_NEAR), 0.0, 1.0)
+    edge = depth < SKIN_EDGE * deepest
+    return np.asarray(np.where(edge, mask * keep, mask), np.float32)

@@ -30,7 +30,7 @@ from lib.align import (
     transform_points,
     warp_face,
 )
-from lib.blend import BLENDS, erode_mask, feather_mask, sharpen
+from lib.blend import BLENDS, erode_mask, feather_mask, keep_to_skin, sharpen
 from lib.errors import FaceswapError, check_range
 from lib.masks import blank_background
 from lib.metrics import interocular
@@ -95,6 +95,7 @@ class SwapOptions:
     batch_size: int = 16
     follow: float = 1.0
     follow_shape: float = 0.8
+    skin: bool = False  # keep the mask's edge to the swapped face's skin colours (lib.blend.keep_to_skin)
     # The options the user chose (the command line's); None: all of them (options made in code). The others give
     # way to a model's own convert settings (over).
     given: frozenset[str] | None = None
@@ -308,6 +309,8 @@ class FaceSwapper:
                 unfollowed = moved is None
                 output = output if moved is None else moved
             made = self.mask.make(points, self.size, None if learned is None else learned[job])
+            if self.options.skin:
+                made = keep_to_skin(output, made)
             mask = erode_mask(made, self.erosion)
             face = self.color.adjust(output, crops[job], mask)
             face = sharpen(face, self.options.sharpen)

@@ -18,8 +18,8 @@ DEFAULT_DETECTOR = "mtcnn"
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
-    """--mask, --erosion, --blur, --color, --blend, --sharpen, --follow, --follow-shape, --batch-size: the fields
-    of lib.swap.SwapOptions. Those left out are not set (argparse.SUPPRESS): the model's own convert settings (a
+    """--mask, --erosion, --blur, --color, --blend, --sharpen, --follow, --follow-shape, --skin, --batch-size: the
+    fields of lib.swap.SwapOptions. Those left out are not set (argparse.SUPPRESS): the model's own convert settings (a
     recipe's) take their place, else SwapOptions' defaults."""
     default = SwapOptions()
     group = parser.add_argument_group("how swapped faces go back into the frame (left out: the model's recipe's "
@@ -48,6 +48,10 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
                             "features where they sit on the target's face, 0 where they sit on the source's; "
                             "lower keeps more of the source's expression, higher looks more like the target "
                             f"(default: {default.follow_shape:g})")
+    group.add_argument("--skin", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                       help="keep the mask's edge to the swapped face's skin: what it draws there in colours far "
+                            "from its own skin (the other person's background at a cheek) is left out (default: "
+                            f"{'on' if default.skin else 'off'})")
     group.add_argument("--batch-size", type=int, default=argparse.SUPPRESS,
                        help=f"faces per model call (default: {default.batch_size})")
 

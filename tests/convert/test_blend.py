@@ -178,3 +178,36 @@ def test_no_smoothing_means_no_delay() -> None:
     points = np.zeros((68, 2))
     assert smoother.push("a", [points]) == [("a", [points])]
     assert smoother.flush() == []
+
+
+def test_keep_to_skin_leaves_out_a_background_strip_at_the_edge_only() -> None:
+    """A real face (Biden, aligned to 64 px as a model draws it) with a strip of blue wall painted inside its hull
+    along one cheek: the mask drops there and stays whole over the eyes, the lips and the rest of the edge."""
+    from lib.align import align_matrix, coverage_matrix, transform_points
+    from lib.blend import keep_to_skin
+    from lib.masks import hull_mask
+    from plugins.extract.align import AlignOptions
+    from plugins.extract.align.dlib68 import Dlib68Aligner
+    from plugins.extract.detect import DetectOptions
+    from plugins.extract.detect.dlib_hog import DlibHogDetector
+
+    frame = read_image(DATA / "stills" / "biden" / "biden.jpg")
+    landmarks = Dlib68Aligner(AlignOptions()).align(frame, DlibHogDetector(DetectOptions()).detect([frame])[0])[0]
+    matrix = coverage_matrix(align_matrix(landmarks, 256), 256, 0.6, 64)
+    face, points = warp_face(frame, matrix, 64), transform_points(matrix, landmarks)
+    mask = hull_mask(points, 64)
+    strip = (mask > 0) & (cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) <= 3)
+    strip[:, :32] = False  # the image-right cheek only
+    painted = face.copy()
+    painted[strip] = (200, 90, 30)  # BGR: franck's blue wall
+    kept = keep_to_skin(painted, mask)
+    assert kept[strip].max() < 0.05
+    features = np.zeros((64, 64), np.uint8)  # eyes and lips, with their lids and edges
+    for part in (slice(36, 42), slice(42, 48), slice(48, 60)):
+        cv2.fillConvexPoly(features, cv2.convexHull(np.round(points[part]).astype(np.int32)), 1)
+    features = cv2.dilate(features, np.ones((3, 3), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(kept[features], mask[features])
+    np.testing.assert_array_equal(kept[mask == 0], 0)
+    # The rest of the edge is skin but where the hull takes in a little of the photo's background and hair: kept.
+    assert kept[(mask > 0) & ~strip].mean() > 0.9
+    assert keep_to_skin(face, mask)[mask > 0].mean() > 0.9

@@ -19,8 +19,8 @@ DEFAULT_DETECTOR = "mtcnn"
 
 def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
     """--mask, --erosion, --blur, --color, --blend, --sharpen, --follow, --follow-shape, --skin, --batch-size: the
-    fields of lib.swap.SwapOptions. Those left out are not set (argparse.SUPPRESS): the model's own convert settings
-    (a recipe's) take their place, else SwapOptions' defaults."""
+    fields of lib.swap.SwapOptions. Those left out are not set (argparse.SUPPRESS): the model's own convert
+    settings (a recipe's) take their place, else SwapOptions' defaults."""
     default = SwapOptions()
     group = parser.add_argument_group("how swapped faces go back into the frame (left out: the model's recipe's "
                                       "settings, else these defaults)")

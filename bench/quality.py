@@ -235,8 +235,8 @@ Clips = dict[str, tuple[Path, Path]]
 
 def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, out: Path,
                clips: Clips | None) -> list[dict[str, Any]]:
-    """Train the recipe in segments up to each --at time, evaluating after each (the last also on the held-out
-    clips: blinks, mouths and smiles over whole clips, jitter and seams); returns the curve points."""
+    """Train the recipe in segments up to each --at time, evaluating after each on the held-out faces and clips
+    (blinks, mouths and smiles over whole clips, jitter and seams); returns the curve points."""
     from scripts.evaluate.args import Config as EvaluateConfig  # TensorFlow loads here, not for --help
     from scripts.evaluate.run import run as evaluate
     from scripts.train.args import Config as TrainConfig
@@ -258,7 +258,7 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
         summary = train(TrainConfig(input_a=folders["train_A"], input_b=folders["train_B"], model_dir=model,
                                     minutes=at - trained, preview_every=200, save_every=1000, **options))
         trained += summary.seconds / 60
-        shown = clips if clips is not None and at == args.at[-1] else {}
+        shown = clips or {}
         a2b, b2a = shown.get("a2b", (None, None)), shown.get("b2a", (None, None))
         report = evaluate(EvaluateConfig(model_dir=model, input_a=folders["held_A"], input_b=folders["held_B"],
                                          max_faces=args.max_faces, output_dir=out / name / f"eval_{at:g}",

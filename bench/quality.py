@@ -252,6 +252,8 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
     swap = convert_options(name)
     for at in args.at:
         options = dict(recipe) if not points else {}
+        if name in NAMED:  # the model keeps the recipe's name and convert settings, as train --recipe makes it
+            options["recipe"] = name
         share = segment_warp_share(warped, args.at[-1], trained, at)
         if share is not None:
             options["no_warp_after"] = share

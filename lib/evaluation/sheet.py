@@ -33,14 +33,17 @@ def make_sheet(report: dict[str, Any], samples: dict[str, list[Sample]]) -> np.n
     model = report["model"]
     lines = [(f"{model['name']} at iteration {model['iteration']}: {report['faces']['A']['used']} A and "
               f"{report['faces']['B']['used']} B faces", "A->B", "B->A"), *metric_rows(report)]
-    font, scale, line = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 22
-    width = max(grid.shape[1], 760)
+    font, scale, line, gap = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 22, 16
+    # Each column as wide as its widest text, so that long values ("0.93 / 1.00 (+0.00)") never run together.
+    widths = [max(cv2.getTextSize(row[column], font, scale, 1)[0][0] for row in lines) for column in range(3)]
+    width = max(grid.shape[1], 10 + sum(widths) + 2 * gap + 10)
+    starts = (10, width - 10 - widths[2] - gap - widths[1], width - 10 - widths[2])
     table = np.zeros((line * (len(lines) + 1), width, 3), np.uint8)
-    for index, (name, first, second) in enumerate(lines):
+    for index, row in enumerate(lines):
         y = line * (index + 1)
-        for x, text in ((10, name), (width - 260, first), (width - 130, second)):
+        for x, text in zip(starts, row):
             cv2.putText(table, text, (x, y), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
-    sheet = np.zeros((grid.shape[0] + table.shape[0], width, 3), np.uint8)
+    sheet = np.zeros((grid.shape[0] + table.shape[0], width, 3), np.uint8)  # the faces at its left
     sheet[:grid.shape[0], :grid.shape[1]] = grid
     sheet[grid.shape[0]:] = table
     return sheet

@@ -82,10 +82,12 @@ def contact_sheet(clips: Clips) -> Frame:
         for video in [clip, *swapped]:
             frames = _frames(video, wanted)
             rows.append(np.hstack([_tile(frames[i], faces[i]) for i in picks.values()]))
-        caption = np.full((LABEL, TILE * len(picks), 3), 255, np.uint8)
+        caption = np.full((2 * LABEL, TILE * len(picks), 3), 255, np.uint8)
+        cv2.putText(caption, f"{name}: source above, then each swap", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)
         for column, label in enumerate(picks):
-            cv2.putText(caption, f"{name}: {label}" if column == 0 else label, (4 + column * TILE, 16),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+            cv2.putText(caption, label, (4 + column * TILE, LABEL + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0),
+                        1, cv2.LINE_AA)
         blocks.append(np.vstack([caption, *rows]))
     return np.vstack(blocks)
 

@@ -60,6 +60,12 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     if coverage:  # the target's decoder never drew these poses: its swaps take the target's own
         shares = [" / ".join(_share(coverage[d][angle]) for angle in ("yaw", "pitch")) for d in ("a2b", "b2a")]
         rows.append(("sources beyond the target's training poses: yaw / pitch", shares[0], shares[1]))
+    expressions = report.get("expression_coverage")
+    if expressions:  # what the target's decoder was shown, beside what the sources ask of it
+        for key, label in (("eyes_closed", "eyes shut"), ("mouth_open", "mouth open")):
+            shown = [f"{expressions[d]['sources'][key]} / {expressions[d]['target_trained'][key]}"
+                     for d in ("a2b", "b2a")]
+            rows.append((f"sources with {label} / target's training faces with it", shown[0], shown[1]))
     for part in ("face", "eyes", "mouth"):
         rows.append((f"expression kept: {part} NME (lower)", _number(a2b["expression_nme"][part]),
                      _number(b2a["expression_nme"][part])))

@@ -15,6 +15,7 @@ import numpy as np
 
 from lib.align import ALIGNED_SIZE, mean_aligned_shape, resize_matrix, transform_points
 from lib.errors import FaceswapError
+from lib.expression import expression_counts
 from lib.facefile import face_paths, meta_from_json
 from lib.image import UnreadableImage, decode_image, png_metadata
 from lib.pose import ANGLES, head_pose, outside_share, pose_range
@@ -179,7 +180,10 @@ def pose_coverage(faces_a: FaceSet, faces_b: FaceSet) -> dict[str, Any] | None:
             "outside": {"A": outside_share(faces_a.poses, covered["B"]),
                         "B": outside_share(faces_b.poses, covered["A"])},
             # Each person's mean face shape (aligned, ALIGNED_SIZE pixels): what convert's --follow keeps.
-            "shape": shapes, "shape_size": ALIGNED_SIZE}
+            "shape": shapes, "shape_size": ALIGNED_SIZE,
+            # How many faces of each side shut their eyes or open their mouth: evaluate puts its sources beside.
+            "expressions": {side: expression_counts(faces.landmarks)
+                            for side, faces in (("A", faces_a), ("B", faces_b)) if faces.landmarks is not None}}
 
 
 def face_shapes(poses: Any) -> dict[str, np.ndarray] | None:

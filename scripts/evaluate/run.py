@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lib.errors import FaceswapError
 from lib.evaluation import report as reporting
 from lib.evaluation.held_out import HeldOutFaces, load_held_out
@@ -18,6 +20,7 @@ from lib.evaluation.measure import FaceMeasurer
 from lib.evaluation.occlusion import score_occlusion
 from lib.evaluation.scores import evaluate_faces, face_steps, score_video, swap_video
 from lib.evaluation.sheet import make_sheet
+from lib.expression import expression_counts
 from lib.fileio import write_json_atomic
 from lib.frames import default_smoothing, frames_with_faces
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
@@ -74,6 +77,20 @@ def _header(cfg: Config, model: Swapper, options: SwapOptions, faces_a: HeldOutF
     }
 
 
+def _expression_coverage(model_dir: Path, faces_a: HeldOutFaces, faces_b: HeldOutFaces) -> dict[str, Any] | None:
+    """Per direction, how many held-out sources shut their eyes or open their mouth, beside how many of the
+    target's training faces do (MODEL/poses.json): a target that never did cannot show it. None for a model
+    trained before train kept these counts."""
+    try:
+        trained = json.loads((model_dir / POSES).read_text(encoding="utf-8"))["expressions"]
+        held = {"A": expression_counts(np.array(faces_a.landmarks)),
+                "B": expression_counts(np.array(faces_b.landmarks))}
+        return {"a2b": {"sources": held["A"], "target_trained": trained["B"]},
+                "b2a": {"sources": held["B"], "target_trained": trained["A"]}}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
 def _pose_coverage(model_dir: Path, faces_a: HeldOutFaces, faces_b: HeldOutFaces) -> dict[str, Any] | None:
     """Per direction, the share of held-out sources turned or tilted beyond the poses of the target's training
     faces (MODEL/poses.json, written by train); None for a model trained before it was kept, or damaged."""
@@ -119,7 +136,8 @@ def run(cfg: Config) -> dict[str, Any]:
     with show_progress(face_steps(faces_a, faces_b), "evaluate", "face") as bar:
         scores, samples = evaluate_faces(swapper, faces_a, faces_b, measurer, progress=bar.update)
     report = {**_header(cfg, model, swapper.options, faces_a, faces_b), **scores, "occlusion": None,
-              "pose_coverage": _pose_coverage(cfg.model_dir, faces_a, faces_b)}
+              "pose_coverage": _pose_coverage(cfg.model_dir, faces_a, faces_b),
+              "expression_coverage": _expression_coverage(cfg.model_dir, faces_a, faces_b)}
     picture = None
     if occluders is not None:
         log.info("occlusion: %d occluders from %s over the held-out faces", len(occluders), cfg.occluders)

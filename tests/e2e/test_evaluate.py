@@ -5,9 +5,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lib.evaluation.held_out import load_held_out
+from lib.expression import expression_counts
 from lib.image import SYNTHETIC_KEY, png_text, read_image
 from lib.pose import outside_share
 from tests.conftest import DATA, assert_one_line_error, assert_quiet, run_cli
@@ -71,6 +73,14 @@ def test_evaluate_writes_report_sheet_and_table(setup: tuple[Path, Path, Path]) 
     for direction, source, target in (("a2b", faces_a, "B"), ("b2a", faces_b, "A")):
         expected = outside_share(load_held_out(source, 6).poses(), covered[target])
         assert report["pose_coverage"][direction] == pytest.approx(expected, abs=1e-3)
+    # And the expressions: held-out sources that shut their eyes or open their mouth, beside the target's training
+    # faces that do (poses.json; a Ken Burns pan over one photo: none of either).
+    trained = json.loads((model / "poses.json").read_text())["expressions"]
+    for direction, source, target in (("a2b", faces_a, "B"), ("b2a", faces_b, "A")):
+        counts = report["expression_coverage"][direction]
+        assert counts["target_trained"] == trained[target]
+        assert counts["sources"] == expression_counts(np.array(load_held_out(source, 6).landmarks))
+    assert "| sources with eyes shut / target's training faces with it" in result.stderr
     assert "| sources beyond the target's training poses: yaw / pitch" in result.stderr
 
 

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import importlib
 import logging
+import signal
 import sys
 import typing
 from types import ModuleType
@@ -84,4 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C (SIGINT) stops every command cleanly, removing what it had half-written, even when whatever started
+    # this process ignored the signal (Python then leaves it ignored: a kill -INT would do nothing).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())

@@ -351,12 +351,19 @@ def test_split_convert_join_round_trip(setup: Setup, tmp_path: Path) -> None:
     assert (info.frame_count, info.fps) == (91, 5.0) and not info.has_audio
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupted_run_leaves_no_partial_video(signum: int, setup: Setup, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "started_ignoring"), [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                                          (signal.SIGINT, True)],
+                         ids=["ctrl-c", "sigterm", "ctrl-c-started-ignoring-it"])
+def test_interrupted_run_leaves_no_partial_video(signum: int, started_ignoring: bool, setup: Setup,
+                                                 tmp_path: Path) -> None:
+    """Stopped while it writes, convert removes its partial video; also when it was started with SIGINT ignored
+    (as by a launcher, or a test worker), which Python alone would leave ignored."""
     target = tmp_path / "out.mp4"
-    process = subprocess.Popen([sys.executable, str(ROOT / "faceswap.py"), "convert", "-i", str(VIDEO), "-o",
-                                str(target), "-m", str(setup.model), "-p", str(setup.alignments_path)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, str(ROOT / "faceswap.py"), "convert", "-i", str(VIDEO), "-o", str(target), "-m",
+               str(setup.model), "-p", str(setup.alignments_path)]
+    if started_ignoring:  # the shell sets SIGINT ignored, then becomes convert
+        command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".out.partial") for p in tmp_path.iterdir()):  # encoding has begun
         assert process.poll() is None and time.monotonic() < deadline, "convert ended before it could be stopped"

@@ -1,6 +1,7 @@
 """What makes a face good or bad for training, measured from a face PNG and the metadata it carries: sharpness,
-head pose, size, detector score, colour histogram, near-duplicates, how well the landmarks fit a face, and who it
-is (dlib's descriptor, grouped into people). tools sort and tools clean rank and sort faces by these."""
+head pose, size, detector score, colour histogram, near-duplicates, how well the landmarks fit a face, who it
+is (dlib's descriptor, grouped into people) and its expression (the mesh's blendshapes, for faces found with the
+mediapipe aligner). tools sort and tools clean rank and sort faces by these."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from lib.pose import head_pose
 from lib.types import Descriptor, Face
 
 THUMB = 24  # side of the grey thumbnails that near-duplicates are compared on
-KEYS = ("identity", "blur", "yaw", "pitch", "size", "histogram", "score")  # what faces can be sorted by
+KEYS = ("identity", "blur", "yaw", "pitch", "size", "histogram", "score", "expression")  # what faces sort by
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,27 @@ def robust_spread(values: Sequence[float]) -> tuple[float, float]:
     array = np.asarray(values, np.float64)
     median = float(np.median(array))
     return median, float(1.4826 * np.median(np.abs(array - median)))
+
+
+def expression_order(expressions: Sequence[np.ndarray]) -> tuple[list[int], list[float]]:
+    """An order in which alike expressions sit together: a greedy nearest-neighbour chain through the blendshape
+    vectors (52,), starting from the face nearest the set's median expression (its most usual one), so the faces
+    drift from the usual expression toward the rarest. Also each face's distance from the one before it in that
+    order (0 for the first), by face."""
+    if not expressions:
+        return [], []
+    scores = np.stack([np.asarray(e, np.float64)[1:] for e in expressions])  # [0] is _neutral: not an expression
+    start = int(np.argmin(np.linalg.norm(scores - np.median(scores, axis=0), axis=1)))
+    left = np.ones(len(scores), bool)
+    left[start] = False
+    order, steps = [start], [0.0]
+    while left.any():
+        distance = np.where(left, np.linalg.norm(scores - scores[order[-1]], axis=1), np.inf)
+        best = int(np.argmin(distance))  # ties: the lowest index, so the order is stable
+        order.append(best)
+        steps.append(float(distance[best]))
+        left[best] = False
+    values = [0.0] * len(scores)
+    for index, step in zip(order, steps):
+        values[index] = step
+    return order, values

@@ -1,8 +1,10 @@
-"""Expressions read from the 68 landmarks (how open the eyes and the mouth are), and what training does with them:
-faces of rare expressions shown more often, and eyes closed on faces that never show them (a person filmed
+"""Expressions read from the 68 landmarks (how open the eyes and the mouth are; any face) or from the mesh's
+blendshapes (faces found with the mediapipe aligner: tools sort and clean count them), and what training does with
+them: faces of rare expressions shown more often, and eyes closed on faces that never show them (a person filmed
 without blinking), so that a decoder learns to draw a blink before a swap asks it to."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -10,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lib.align import LEFT_EYE, RIGHT_EYE
+from lib.facemesh import BLENDSHAPES
 from lib.types import Face, Landmarks
 
 # Eye aspect ratio (Soukupova and Cech 2016) under which an eye counts as closed, and the mouth's opening (inner
@@ -20,6 +23,13 @@ OPEN_MOUTH = 0.3
 BANDWIDTH = 0.5  # of the expression density estimate, in standard deviations of each feature
 MAX_WEIGHT = 10.0  # the most a face is shown more often than the median face
 LASH_DARKNESS = 0.45  # how much darker the lash line of a closed eye is than the skin it crosses
+# Both eyes closed: MediaPipe's eyeBlinkLeft and eyeBlinkRight at or above this. Mouth open: jawOpen at or above
+# MOUTH_OPEN. Read off frames of franck, cap12 and cap13 (bench/fetch-media.sh) a face at a time: lids shut at 0.45
+# and above, narrowed (a smile, a downward look) at 0.3-0.4; lips apart, teeth showing, from 0.15, closed at 0.05.
+EYES_CLOSED = 0.45
+MOUTH_OPEN = 0.15
+_BLINKS = (BLENDSHAPES.index("eyeBlinkLeft"), BLENDSHAPES.index("eyeBlinkRight"))
+_JAW_OPEN = BLENDSHAPES.index("jawOpen")
 
 
 def eye_openness(landmarks: Landmarks) -> float:
@@ -131,3 +141,21 @@ def expression_warnings(landmarks_a: npt.NDArray[np.float64] | None, landmarks_b
                 lines.append(f"{mine[key]} of {mine['faces']} {side} faces show {what} ({theirs[key]} of "
                              f"{theirs['faces']} {other} faces do): swaps to {side} will not show it; {advice}")
     return lines
+
+
+def eyes_closed(blendshapes: np.ndarray) -> bool:
+    """Both eyes shut, by MediaPipe's blink scores (52,) float32."""
+    return bool(min(blendshapes[_BLINKS[0]], blendshapes[_BLINKS[1]]) >= EYES_CLOSED)
+
+
+def mouth_open(blendshapes: np.ndarray) -> bool:
+    """The jaw dropped, lips apart, by MediaPipe's jawOpen score."""
+    return bool(blendshapes[_JAW_OPEN] >= MOUTH_OPEN)
+
+
+def blendshape_counts(expressions: Sequence[np.ndarray | None]) -> dict[str, int]:
+    """How many faces carry an expression (a mesh's blendshapes; None: a face without one), and of those how many
+    have both eyes closed and the mouth open."""
+    known = [e for e in expressions if e is not None]
+    return {"with_expression": len(known), "eyes_closed": sum(map(eyes_closed, known)),
+            "mouth_open": sum(map(mouth_open, known))}

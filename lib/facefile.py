@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 
 from lib.align import align_matrix, compose, resize_matrix, transform_points, warp_face
-from lib.alignments import FrameEntry, ints_from_json
+from lib.alignments import FrameEntry, ints_from_json, mesh_from_json, mesh_to_json
 from lib.errors import FaceswapError
 from lib.image import is_image_path, png_metadata, write_png
 from lib.media import SourceFrame
 from lib.types import Box, DetectedFace, Matrix
 
 SCHEMA = "faceswap-face"
-VERSION = 1
+VERSION = 2  # 2: the mesh of faces found with the mediapipe aligner (lib.alignments packs it); 1 files still load
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class FaceMeta:
     size: int
 
     def to_json(self) -> dict[str, Any]:
+        mesh = {} if self.face.mesh is None else {"mesh": mesh_to_json(self.face.mesh)}
         return {
             "schema": SCHEMA,
             "version": VERSION,
@@ -46,6 +47,7 @@ class FaceMeta:
             "landmarks": np.round(self.face.landmarks, 2).tolist(),
             "matrix": np.round(self.matrix, 6).tolist(),
             "size": self.size,
+            **mesh,
         }
 
     def matrix_at(self, size: int) -> Matrix:
@@ -55,6 +57,13 @@ class FaceMeta:
     def landmarks_at(self, size: int) -> np.ndarray:
         """The 68 landmarks in pixels of this face resized to size x size, (68, 2) float64."""
         return transform_points(self.matrix_at(size), self.face.landmarks)
+
+    def mesh_at(self, size: int) -> np.ndarray | None:
+        """The mesh's 478 points (x, y) in pixels of this face resized to size x size, (478, 2) float64; None for
+        a face stored without a mesh."""
+        if self.face.mesh is None:
+            return None
+        return transform_points(self.matrix_at(size), self.face.mesh.points[:, :2])
 
 
 def face_filename(stem: str, frame_index: int, face_index: int) -> str:
@@ -74,10 +83,11 @@ def meta_from_json(raw: dict[str, Any] | None) -> FaceMeta | None:
         if landmarks.shape != (68, 2) or matrix.shape != (2, 3):
             return None
         height, width = ints_from_json(raw["frame_shape"], 2, "frame shape")
+        mesh = mesh_from_json(raw["mesh"]) if "mesh" in raw else None
         return FaceMeta(
             source=str(raw["source"]), frame=str(raw["frame"]), frame_index=int(raw["frame_index"]),
             face_index=int(raw["face_index"]), frame_shape=(height, width),
-            face=DetectedFace(Box(*ints_from_json(raw["box"], 4, "box")), float(raw["score"]), landmarks),
+            face=DetectedFace(Box(*ints_from_json(raw["box"], 4, "box")), float(raw["score"]), landmarks, mesh),
             matrix=matrix, size=int(raw["size"]),
         )
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):

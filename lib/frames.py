@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lib.align import transform_points, umeyama
 from lib.alignments import Alignments, load_alignments
 from lib.errors import FaceswapError
 from lib.media import FrameSource, default_alignments_path
 from lib.readahead import read_ahead
 from lib.smoothing import LandmarkSmoother
-from lib.types import FaceFinder, Frame, Landmarks
+from lib.types import DetectedFace, FaceFinder, Frame, Landmarks, MeshXY
 
 VIDEO_SMOOTHING = 1.0  # landmark smoothing (Gaussian sigma, frames) by default for a video; frames: off
 
@@ -31,6 +32,7 @@ class WorkFrame:
     source_file: Path | None
     in_range: bool = True
     faces: list[Landmarks] = field(default_factory=list)
+    meshes: list[MeshXY | None] = field(default_factory=list)  # each face's mesh, when it was found with one
     status: str | None = None
     problem: str | None = None
     unfollowed: int = 0  # of its swapped faces, those convert's --follow left as the model drew them
@@ -85,7 +87,7 @@ class FaceLookup:
                                 f"{source.path.name} is {size[0]}x{size[1]}: the alignments were made from "
                                 "another video; give the right alignments file")
 
-    def faces(self, frame: WorkFrame) -> list[Landmarks] | None:
+    def faces(self, frame: WorkFrame) -> list[DetectedFace] | None:
         """The frame's faces, or None when the file does not list the frame; a size mismatch is an error."""
         key = self.key(frame.name)
         if key is None:
@@ -97,7 +99,7 @@ class FaceLookup:
             raise FaceswapError(f"frame {frame.name} is {width}x{height} but {self.path.name} says "
                                 f"{entry.shape[1]}x{entry.shape[0]}: the alignments were made from other frames; "
                                 "give the right alignments file, or none to find faces on the fly")
-        return [face.landmarks for face in entry.faces]
+        return entry.faces
 
 
 def open_lookup(source: FrameSource, alignments: Path | None) -> FaceLookup | None:
@@ -111,6 +113,11 @@ def open_lookup(source: FrameSource, alignments: Path | None) -> FaceLookup | No
     return lookup
 
 
+def _take(frame: WorkFrame, found: list[DetectedFace]) -> None:
+    frame.faces = [face.landmarks for face in found]
+    frame.meshes = [None if face.mesh is None else face.mesh.points[:, :2] for face in found]
+
+
 def with_faces(frames: Iterator[WorkFrame], lookup: FaceLookup | None,
                finder: FaceFinder | None) -> Iterator[WorkFrame]:
     """Fill in each frame's faces from the alignments file or, without one, by detecting them in batches."""
@@ -121,7 +128,7 @@ def with_faces(frames: Iterator[WorkFrame], lookup: FaceLookup | None,
         ready = [f for f in pending if f.image is not None and f.in_range]
         if finder is not None and ready:
             for frame, found in zip(ready, finder.find([f.image for f in ready if f.image is not None])):
-                frame.faces = [face.landmarks for face in found]
+                _take(frame, found)
                 frame.status = None if frame.faces else "no face"
         yield from pending
         pending.clear()
@@ -129,7 +136,7 @@ def with_faces(frames: Iterator[WorkFrame], lookup: FaceLookup | None,
     for frame in frames:
         if frame.image is not None and frame.in_range and lookup is not None:
             faces = lookup.faces(frame)
-            frame.faces = faces or []
+            _take(frame, faces or [])
             frame.status = "not in the alignments" if faces is None else None if faces else "no face"
         if finder is None:
             yield frame
@@ -145,11 +152,19 @@ def smoothed(frames: Iterator[WorkFrame], sigma: float) -> Iterator[WorkFrame]:
     smoother: LandmarkSmoother[WorkFrame] = LandmarkSmoother(sigma)
     for frame in frames:
         for ready, faces in smoother.push(frame, frame.faces):
-            ready.faces = faces
+            _smooth(ready, faces)
             yield ready
     for ready, faces in smoother.flush():
-        ready.faces = faces
+        _smooth(ready, faces)
         yield ready
+
+
+def _smooth(frame: WorkFrame, faces: list[Landmarks]) -> None:
+    """Give the frame its smoothed landmarks; each mesh moves with its face's landmarks (the similarity between
+    the landmarks as found and as smoothed), so a mask drawn from it stays on the face the crop holds."""
+    frame.meshes = [None if mesh is None else transform_points(umeyama(raw, moved), mesh)
+                    for mesh, raw, moved in zip(frame.meshes, frame.faces, faces)]
+    frame.faces = faces
 
 
 def frames_with_faces(source: FrameSource, ranges: list[tuple[int, int]], lookup: FaceLookup | None,

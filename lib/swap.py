@@ -2,7 +2,7 @@
 the model, make the mask, match the colour, sharpen, and blend the face back into its frame.
 
 The mask and colour steps are objects handed in by the caller (plugins/convert builds them from their names):
-    mask.make(landmarks, size, learned) -> Mask, mask.needs_learned: bool
+    mask.make(landmarks, size, learned, mesh) -> Mask, mask.needs_learned: bool
     color.adjust(face, reference, mask) -> Face
 and, for options.follow, a landmark finder (plugins.extract.align's dlib68, as extract uses it):
     finder.align(image, [Detection]) -> [Landmarks]
@@ -35,7 +35,7 @@ from lib.errors import FaceswapError, check_range
 from lib.masks import blank_background
 from lib.metrics import interocular
 from lib.pose import head_pose, turn_landmarks
-from lib.types import Detection, Face, Frame, Landmarks, Mask, Matrix
+from lib.types import Detection, Face, Frame, Landmarks, Mask, Matrix, MeshXY
 
 # Every mask fades to nothing over this share of the crop at the crop's border, so that the crop's straight edge
 # never shows in the frame, whatever the mask (the face hull reaches past a 0.6-coverage crop at the forehead).
@@ -66,7 +66,7 @@ class SwapModel(Protocol):
 class MaskMaker(Protocol):
     needs_learned: bool
 
-    def make(self, landmarks: Landmarks, size: int, learned: Mask | None) -> Mask: ...
+    def make(self, landmarks: Landmarks, size: int, learned: Mask | None, mesh: MeshXY | None = None) -> Mask: ...
 
 
 class ColorAdjuster(Protocol):
@@ -275,13 +275,17 @@ class FaceSwapper:
         return np.concatenate(faces), np.concatenate(masks) if masks else None
 
     def swap_frames(self, frames: Sequence[Frame], faces: Sequence[Sequence[Landmarks]],
-                    direction: str = "a2b", views: Sequence[View] | None = None) -> list[SwappedFrame]:
+                    direction: str = "a2b", views: Sequence[View] | None = None,
+                    meshes: Sequence[Sequence[MeshXY | None]] | None = None) -> list[SwappedFrame]:
         """Swap every face (68 landmarks in frame pixels) of every frame; faces of one frame are pasted in
         order, each over the frame as swapped so far. direction: 'a2b', 'b2a', 'a2a' or 'b2b'. views: where each
-        image sits in the frame it was filmed in, for head poses (default: each image is that frame)."""
+        image sits in the frame it was filmed in, for head poses (default: each image is that frame). meshes: each
+        face's mesh in frame pixels (None where it has none), for a mask drawn from the mesh."""
         start = time.perf_counter()
         jobs = [(index, landmarks, self.matrix(landmarks)) for index, found in enumerate(faces)
                 for landmarks in found]
+        face_meshes = [mesh for index, found in enumerate(faces)
+                       for mesh in (meshes[index] if meshes is not None else [None] * len(found))]
         images = list(frames)
         results: list[list[SwappedFace]] = [[] for _ in images]
         if not jobs:
@@ -308,7 +312,9 @@ class FaceSwapper:
                 moved = follow(output, points, aim, finder=self.finder, strength=self.options.follow)
                 unfollowed = moved is None
                 output = output if moved is None else moved
-            made = self.mask.make(points, self.size, None if learned is None else learned[job])
+            mesh = face_meshes[job]
+            made = self.mask.make(points, self.size, None if learned is None else learned[job],
+                                  None if mesh is None else transform_points(matrix, mesh))
             if self.options.skin:
                 made = keep_to_skin(output, made)
             mask = erode_mask(made, self.erosion)

@@ -17,6 +17,8 @@ Matrix = npt.NDArray[np.float64]
 """A 2x3 affine matrix taking frame pixels to aligned-face pixels."""
 Mask = npt.NDArray[np.float32]
 """A soft mask in [0, 1], shape (H, W)."""
+MeshXY = npt.NDArray[np.float64]
+"""A face mesh's 478 points, (x, y) in the pixels of some image, shape (478, 2)."""
 Descriptor = npt.NDArray[np.float64]
 """dlib's 128-D face descriptor."""
 
@@ -63,13 +65,26 @@ class Detection:
     keypoints: npt.NDArray[np.float64] | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class Mesh:
+    """MediaPipe's dense face mesh and expression scores (lib.facemesh).
+
+    points: (478, 3) float64, x and y in frame pixels, z (depth) in the same pixel scale, smaller is nearer.
+    blendshapes: (52,) float32 in [0, 1], named by lib.facemesh.BLENDSHAPES (eyeBlinkLeft: the subject's left).
+    """
+
+    points: npt.NDArray[np.float64]
+    blendshapes: npt.NDArray[np.float32]
+
+
 @dataclass(frozen=True)
 class DetectedFace:
-    """A face found in a frame, with its landmarks."""
+    """A face found in a frame, with its 68 landmarks and, from the mediapipe aligner, its mesh."""
 
     box: Box
     score: float
     landmarks: Landmarks
+    mesh: Mesh | None = None
 
 
 class FaceFinder(Protocol):

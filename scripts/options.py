@@ -12,9 +12,12 @@ from lib.swap import SwapOptions
 from plugins.convert.color import REGISTRY as COLORS
 from plugins.convert.mask import REGISTRY as MASKS
 from plugins.convert.writer import PRESETS, WriterOptions
+from plugins.extract.align import DEFAULT_ALIGNER
+from plugins.extract.align import REGISTRY as ALIGNERS
+from plugins.extract.detect import DEFAULT_DETECTOR
 from plugins.extract.detect import REGISTRY as DETECTORS
 
-DEFAULT_DETECTOR = "mtcnn"
+__all__ = ["DEFAULT_ALIGNER", "DEFAULT_DETECTOR"]
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +63,14 @@ def add_detector_argument(parser: argparse.ArgumentParser, use: str) -> None:
     """-D/--detector, for `use` (what the faces are found for)."""
     parser.add_argument("-D", "--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
                         help=f"face detector {use} (default: {DEFAULT_DETECTOR})")
+
+
+def add_aligner_argument(parser: argparse.ArgumentParser) -> None:
+    """-A/--aligner: what places each face's landmarks."""
+    parser.add_argument("-A", "--aligner", default=DEFAULT_ALIGNER, choices=list(ALIGNERS),
+                        help="landmarks: mediapipe (478-point mesh and 52 expression scores, the 68 points "
+                             "derived from it; steady on video) or dlib68 (dlib's 68-point predictor; its "
+                             f"training data bars commercial use) (default: {DEFAULT_ALIGNER})")
 
 
 def add_threshold_argument(parser: argparse.ArgumentParser, flag: str) -> None:

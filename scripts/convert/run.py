@@ -87,10 +87,12 @@ def _identity_filter(cfg: Config, finder: FaceFinder | None) -> IdentityFilter |
 def _keep_reference(frame: WorkFrame, people: IdentityFilter) -> None:
     """Drop the frame's faces that are not the reference person."""
     assert frame.image is not None
-    kept = [face for face in frame.faces if people.verdict(frame.image, face) is IdentityFilter.KEPT]
+    kept = [index for index, face in enumerate(frame.faces)
+            if people.verdict(frame.image, face) is IdentityFilter.KEPT]
     if frame.faces and not kept:
         frame.status = NOT_REFERENCE
-    frame.faces = kept
+    frame.faces = [frame.faces[index] for index in kept]
+    frame.meshes = [frame.meshes[index] for index in kept]
 
 
 def _probe(cfg: Config) -> VideoInfo | None:
@@ -201,8 +203,8 @@ def settings_line(cfg: Config, model: Swapper, sigma: float) -> str:
         follow = f", follow {options.follow:g} (face shape {options.follow_shape:g}){shape}"
     sharpen = f", sharpen {options.sharpen:g}" if options.sharpen else ""
     return (f"model {model.model_name} ({model.input_size} px, coverage {model.coverage:.2f}), {direction}, "
-            f"mask {options.mask_for(model)}, colour {options.color}, blend {options.blend}{sharpen}{smoothing}"
-            f"{follow}")
+            f"mask {options.mask_for(model)}{', kept to skin' if options.skin else ''}, colour {options.color}, "
+            f"blend {options.blend}{sharpen}{smoothing}{follow}")
 
 
 def _swap_group(group: list[WorkFrame], swapper: FaceSwapper, people: IdentityFilter | None,
@@ -216,7 +218,8 @@ def _swap_group(group: list[WorkFrame], swapper: FaceSwapper, people: IdentityFi
     if not ready:
         return
     results = swapper.swap_frames([frame.image for frame in ready if frame.image is not None],
-                                  [frame.faces for frame in ready], direction)
+                                  [frame.faces for frame in ready], direction,
+                                  meshes=[frame.meshes for frame in ready])
     for frame, result in zip(ready, results):
         frame.image = result.image
         frame.unfollowed = sum(face.unfollowed for face in result.faces)

@@ -12,7 +12,14 @@ from plugins.extract.align import AlignOptions
 from plugins.extract.detect import DetectOptions
 from scripts.cluster import parse_cluster
 from scripts.common import check_can_create
-from scripts.options import DEFAULT_DETECTOR, add_cluster_argument, add_detector_argument, add_threshold_argument
+from scripts.options import (
+    DEFAULT_ALIGNER,
+    DEFAULT_DETECTOR,
+    add_aligner_argument,
+    add_cluster_argument,
+    add_detector_argument,
+    add_threshold_argument,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="alignments file to write (default: alignments.json in the input folder, "
                              "or <name>_alignments.json beside a file)")
     add_detector_argument(parser, "")
+    add_aligner_argument(parser)
     detect = DetectOptions()
     parser.add_argument("--threshold", type=float, default=detect.threshold,
                         help="detector confidence 0-1 (default: the detector's own)")
@@ -31,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upsample", type=int, default=detect.upsample,
                         help=f"dlib detectors: double the image this many times first (default: "
                              f"{detect.upsample})")
+    parser.add_argument("--no-rotate", dest="rotate", action="store_false",
+                        help="do not look for faces on their side or upside down (by default a frame without a "
+                             "face is searched again turned a quarter either way and upside down, and faces found "
+                             "rolled past 35 degrees send the frame through once more, turned upright for them)")
     parser.add_argument("--refeed", type=int, default=AlignOptions().refeed,
                         help="average the landmarks of N jittered boxes; steadier on video (default: 1)")
     parser.add_argument("--size", type=int, default=256, help="aligned face size in pixels (default: 256)")
@@ -53,9 +65,11 @@ class Config:
     output: Path
     alignments: Path | None = None
     detector: str = DEFAULT_DETECTOR
+    aligner: str = DEFAULT_ALIGNER
     threshold: float | None = None
     detect_min_size: int = 20
     upsample: int = 0
+    rotate: bool = True
     refeed: int = 1
     size: int = 256
     every_n: int = 1
@@ -72,13 +86,13 @@ class Config:
         check_range("--min-size", self.min_size, 0, 10**9)
         check_range("--filter-threshold", self.filter_threshold, 0, 2, above=True)
         # The plugins' own range checks, now rather than after the input is opened.
-        DetectOptions(self.threshold, self.detect_min_size, self.upsample)
+        DetectOptions(self.threshold, self.detect_min_size, self.upsample, self.rotate)
         AlignOptions(self.refeed)
         parse_cluster(self.cluster)
 
     @property
     def detect_options(self) -> DetectOptions:
-        return DetectOptions(self.threshold, self.detect_min_size, self.upsample)
+        return DetectOptions(self.threshold, self.detect_min_size, self.upsample, self.rotate)
 
     @property
     def align_options(self) -> AlignOptions:

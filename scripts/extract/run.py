@@ -91,7 +91,7 @@ class Extractor:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.finder = FaceFinder(cfg.detector, cfg.detect_options, "dlib68", cfg.align_options)
+        self.finder = FaceFinder(cfg.detector, cfg.detect_options, cfg.aligner, cfg.align_options)
         self.people = _identity_filter(cfg, self.finder)
 
     def extract(self, source: FrameSource, alignments: Alignments, summary: Summary, progress: Any,

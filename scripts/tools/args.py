@@ -53,13 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_video_arguments(video)
     video.add_argument("--overwrite", action="store_true",
                        help="write into a non-empty folder, or replace a video")
-    sort = sub.add_parser("sort", help="rank a folder of faces by identity, sharpness, pose, size, colour or "
-                                       "score")
+    sort = sub.add_parser("sort", help="rank a folder of faces by identity, sharpness, pose, size, colour, "
+                                       "score or expression; says how many have their eyes closed or mouth open")
     sort.add_argument("-i", "--input", type=Path, required=True, help="folder of face PNGs from extract")
     sort.add_argument("--by", choices=KEYS, default="identity",
                       help="identity: grouped by person; blur: sharpest first; yaw, pitch: head turned left "
                            "to right, down to up; size: largest in its frame first; histogram: alike colours "
-                           "together; score: the detector's surest first (default: identity)")
+                           "together; score: the detector's surest first; expression: alike expressions together, "
+                           "from the set's usual one to its rarest (faces from -A mediapipe) (default: identity)")
     sort.add_argument("-o", "--output", type=Path, default=None,
                       help="copy the faces here, ranked (default: rename them in place with a rank prefix)")
     sort.add_argument("--undo", action="store_true", help="give the faces of an in-place sort their names back")

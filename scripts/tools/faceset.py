@@ -21,6 +21,7 @@ from lib.curation import (
     CleanOptions,
     FaceFacts,
     colour_histogram,
+    expression_order,
     extract_name,
     face_facts,
     face_inside,
@@ -32,6 +33,7 @@ from lib.curation import (
     taken_order,
 )
 from lib.errors import FaceswapError
+from lib.expression import blendshape_counts
 from lib.facefile import FaceMeta, face_paths, meta_from_json, read_face_meta
 from lib.fileio import write_bytes_atomic, write_json_atomic
 from lib.identity import SAME_PERSON, FaceDescriber, reference_descriptor
@@ -128,10 +130,33 @@ def _pose(face: Face) -> tuple[float, float]:
     return yaw, pitch
 
 
+def _expression_rank(faces: list[Face]) -> tuple[list[int], list[float]]:
+    """Alike expressions together (lib.curation.expression_order); faces without a mesh last, in name order."""
+    known = [index for index, face in enumerate(faces) if face.meta.face.mesh is not None]
+    if not known:
+        raise FaceswapError("these faces carry no expression scores: extract them with the mediapipe aligner "
+                            "(extract -A mediapipe, the default) to sort them by expression")
+    chain, steps = expression_order([faces[i].meta.face.mesh.blendshapes for i in known  # type: ignore[union-attr]
+                                     ])
+    values = [0.0] * len(faces)
+    for position, step in enumerate(steps):
+        values[known[position]] = step
+    rest = sorted(set(range(len(faces))) - set(known), key=lambda i: faces[i].path.name)
+    return [known[position] for position in chain] + rest, values
+
+
+def expressions(faces: list[Face]) -> dict[str, int]:
+    """Faces with expression scores, and how many of them have both eyes closed and the mouth open."""
+    return blendshape_counts([None if face.meta.face.mesh is None else face.meta.face.mesh.blendshapes
+                              for face in faces])
+
+
 def rank(faces: list[Face], key: str, threshold: float = SAME_PERSON) -> tuple[list[int], list[float]]:
     """The order of the faces by key (stable: ties in file-name order) and each face's value of the key."""
     if key == "identity":
         return _identity_rank(faces, threshold)
+    if key == "expression":
+        return _expression_rank(faces)
     if key == "histogram":
         chain, steps = histogram_order([face.histogram for face in faces if face.histogram is not None])
         values = [0.0] * len(faces)
@@ -165,10 +190,18 @@ def undo_sort(folder: Path) -> int:
     return renamed
 
 
-def sort_faces(folder: Path, key: str, output: Path | None = None,
-               threshold: float = SAME_PERSON) -> tuple[Path, int]:
+@dataclass(frozen=True)
+class Sorted:
+    """What a sort did: the table it wrote, how many faces, and their expression counts (expressions())."""
+
+    table: Path
+    count: int
+    expressions: dict[str, int]
+
+
+def sort_faces(folder: Path, key: str, output: Path | None = None, threshold: float = SAME_PERSON) -> Sorted:
     """Rank the faces of folder by key: rename them in place with a rank prefix, or copy them so into output.
-    Writes sort.csv (file, value, rank, new name) beside them; returns its path and how many faces."""
+    Writes sort.csv (file, value, rank, new name) beside them."""
     if output is None and (folder / SORT_CSV).is_file():
         undo_sort(folder)  # a second in-place sort starts from the original names
     faces, _ = read_faces(folder, NEEDS.get(key, "meta"), identity=key == "identity")
@@ -191,7 +224,7 @@ def sort_faces(folder: Path, key: str, output: Path | None = None,
             os.replace(faces[index].path, folder / new_name)
         else:
             shutil.copy2(faces[index].path, output / new_name)
-    return table, len(rows)
+    return Sorted(table, len(rows), expressions(faces))
 
 
 # --- clean ---------------------------------------------------------------------------------------------------
@@ -265,6 +298,7 @@ def clean_faces(folder: Path, references: list[Path], options: CleanOptions, *, 
     counts = {reason: sum(entry["reason"] == reason for entry in entries) for reason in REASONS}
     report = {"folder": str(folder), "dry_run": dry_run, "options": asdict(options),
               "references": [str(path) for path in references], "faces": len(faces), "rejected": counts,
+              "expressions": expressions([face for face, (reason, _) in zip(faces, verdicts) if reason is None]),
               "skipped": skipped, "files": entries}
     write_json_atomic(folder / CLEAN_REPORT, report)  # first: a run cut short can be undone from it
     if not dry_run:

@@ -81,7 +81,8 @@ def preview_sheet(cfg: Config, output: Path) -> int:
         options = dataclasses.replace(SwapOptions(), **settings)
         swapper = load_face_swapper(model, options)
         swapped = swapper.swap_frames([frame.image for frame in chosen if frame.image is not None],
-                                      [frame.faces for frame in chosen], direction)
+                                      [frame.faces for frame in chosen], direction,
+                                      meshes=[frame.meshes for frame in chosen])
         label = "  ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
                           for key, value in {"mask": options.mask_for(model), **settings}.items())
         rows.append(_row(label, [_cell(result.image, frame.faces) for result, frame in zip(swapped, chosen)]))

@@ -71,9 +71,18 @@ def _sort(cfg: Config) -> None:
     if cfg.undo:
         log.info("gave %d faces in %s their names back", faceset.undo_sort(cfg.input), cfg.input)
         return
-    table, count = faceset.sort_faces(cfg.input, cfg.by, cfg.output, cfg.identity_threshold)
+    done = faceset.sort_faces(cfg.input, cfg.by, cfg.output, cfg.identity_threshold)
     where = f"copied into {cfg.output}" if cfg.output else "renamed in place (--undo gives the names back)"
-    log.info("sorted %d faces by %s: %s; ranks and values in %s", count, cfg.by, where, table)
+    log.info("sorted %d faces by %s: %s; ranks and values in %s", done.count, cfg.by, where, done.table)
+    log.info(expressions_line(done.expressions, done.count))
+
+
+def expressions_line(counts: dict[str, int], total: int) -> str:
+    """The expression counts of a face set, for a summary."""
+    if not counts["with_expression"]:
+        return "expressions: none of the faces carries expression scores (extract them with -A mediapipe)"
+    return (f"expressions ({counts['with_expression']} of {total} faces scored): eyes closed "
+            f"{counts['eyes_closed']}, mouth open {counts['mouth_open']}")
 
 
 def _clean(cfg: Config) -> None:
@@ -87,6 +96,7 @@ def _clean(cfg: Config) -> None:
     reasons = ", ".join(f"{reason}: {count}" for reason, count in rejected.items()) or "none"
     log.info("%d of %d faces %s (%s)", moved, report["faces"],
              "would be moved" if cfg.dry_run else f"moved to {cfg.input / faceset.REJECTED}", reasons)
+    log.info("kept faces' %s", expressions_line(report["expressions"], report["faces"] - moved))
     log.info("every face and its verdict: %s%s", cfg.input / faceset.CLEAN_REPORT,
              "" if cfg.dry_run else "; tools clean --undo puts them back")
 

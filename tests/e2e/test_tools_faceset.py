@@ -41,10 +41,11 @@ def man(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def patch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A detector's false positive: dlib's HOG finds a 'face' in the mission patch on the astronaut's sleeve."""
+    """A detector's false positive: dlib's HOG finds a 'face' in the mission patch on the astronaut's sleeve (and
+    dlib's predictor places landmarks on it; the mesh would drop it: tests/plugins/test_default_pipeline.py)."""
     folder = tmp_path_factory.mktemp("astronaut")
     run_cli("extract", "-i", DATA / "stills" / "single" / "astronaut.jpg", "-o", folder, "-p",
-            folder / "a.json", "-D", "dlib-hog", check=True)
+            folder / "a.json", "-D", "dlib-hog", "-A", "dlib68", check=True)
     found = sorted(folder.glob("*.png"), key=lambda path: read_face_meta(path).face.score)  # type: ignore[union-attr]
     assert len(found) == 2
     return found[0]  # the lower score: the patch, not Eileen Collins
@@ -112,10 +113,18 @@ def test_clean_moves_the_injected_faces_and_undo_puts_them_back(man: tuple[Path,
     report = json.loads((folder / "clean_report.json").read_text())
     verdicts = {entry["file"]: entry["reason"] for entry in report["files"]}
     assert {name: verdicts[name] for name in injected} == injected
-    assert [name for name in good if verdicts[name] is not None] == []
+    # The clip's last frames (75-90) are one still picture: with the mesh's steady landmarks their faces come out
+    # the same (dlib's jitter made them differ), and all but the first are duplicates.
+    frozen = [f"test_{index:06d}_0.png" for index in range(78, 91, 3)]
+    assert {name: verdicts[name] for name in good if verdicts[name] is not None} == dict.fromkeys(frozen,
+                                                                                                   "duplicate")
     for name, reason in injected.items():
         assert (folder / "_rejected" / reason / name).is_file()
-    assert sorted(path.name for path in folder.glob("*.png")) == good
+    assert sorted(path.name for path in folder.glob("*.png")) == [name for name in good if name not in frozen]
+    # The kept faces' expressions (the man's clip: his eyes open, his mouth shut), in the report and the summary.
+    kept = len(good) - len(frozen)
+    assert report["expressions"] == {"with_expression": kept, "eyes_closed": 0, "mouth_open": 0}
+    assert f"expressions ({kept} of {kept} faces scored): eyes closed 0, mouth open 0" in result.stderr
 
     assert run_cli("tools", "clean", "-i", folder, "--undo").returncode == 0
     assert _snapshot(folder) == before and not (folder / "_rejected").exists()

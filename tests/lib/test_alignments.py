@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lib.alignments import Alignments, FrameEntry, load_alignments
+from lib.alignments import Alignments, FrameEntry, load_alignments, mesh_from_json, mesh_to_json
 from lib.errors import FaceswapError
 from lib.facefile import FaceMeta, meta_from_json
-from lib.types import Box, DetectedFace
+from lib.types import Box, DetectedFace, Mesh
 from tests.conftest import DATA, landmark_truth
 
 
@@ -144,7 +144,7 @@ def test_face_metadata_round_trip(real_alignments: Alignments) -> None:
 
 
 @pytest.mark.parametrize("change", [
-    {"schema": "something-else"}, {"version": 2}, {"landmarks": [[0, 0]] * 5}, {"matrix": [[1, 0], [0, 1]]},
+    {"schema": "something-else"}, {"version": 3}, {"landmarks": [[0, 0]] * 5}, {"matrix": [[1, 0], [0, 1]]},
     {"box": [1, 2]}, {"frame_index": "first"}, {"frame_shape": "480x360"}, {"version": "one"}, {"box": "1234"},
 ])
 def test_foreign_newer_or_damaged_face_metadata_is_none(real_alignments: Alignments, change: dict) -> None:
@@ -165,3 +165,103 @@ def test_box_iou() -> None:
     assert Box(30, 20, 70, 80).iou(box) == box.iou(Box(30, 20, 70, 80))
     assert Box(5, 5, 5, 5).iou(Box(5, 5, 5, 5)) == 0.0  # empty boxes
     assert (box.width, box.height, box.as_list()) == (40, 60, [10, 20, 50, 80])
+
+
+# --- version 2: the mesh ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def meshed_face() -> DetectedFace:
+    """Obama's face with its real mesh and expression scores (the face landmarker on the photo)."""
+    from lib.facemesh import FaceMesh, landmarks_68
+    from lib.image import read_image
+    from plugins.extract.detect import DetectOptions
+    from plugins.extract.detect.retinaface import RetinafaceDetector
+
+    frame = read_image(DATA / "stills" / "obama" / "obama.jpg")
+    detection = RetinafaceDetector(DetectOptions()).detect([frame])[0][0]
+    assert detection.keypoints is not None
+    found = FaceMesh().fit(frame, detection.keypoints)
+    return DetectedFace(detection.box, detection.score, landmarks_68(found.points), Mesh(found.points,
+                                                                                          found.blendshapes))
+
+
+def _same_mesh(a: DetectedFace, b: DetectedFace, unit: float = 1 / 16) -> None:
+    assert a.mesh is not None and b.mesh is not None
+    assert np.abs(a.mesh.points - b.mesh.points).max() <= unit / 2 + 1e-9
+    np.testing.assert_allclose(a.mesh.blendshapes, b.mesh.blendshapes, atol=5e-4 + 1e-7)
+
+
+def test_mesh_round_trip_in_alignments_and_face_files(tmp_path: Path, meshed_face: DetectedFace) -> None:
+    alignments = Alignments("obama", "images", {"obama.jpg": FrameEntry(0, (600, 800), [meshed_face])})
+    alignments.save(tmp_path / "alignments.json")
+    loaded = load_alignments(tmp_path / "alignments.json").frames["obama.jpg"].faces[0]
+    assert _same_faces([loaded], [meshed_face])
+    _same_mesh(loaded, meshed_face)
+    meta = FaceMeta("obama", "obama.jpg", 0, 0, (600, 800), meshed_face, np.eye(2, 3), 256)
+    raw = json.loads(json.dumps(meta.to_json()))
+    assert raw["version"] == 2
+    back = meta_from_json(raw)
+    assert back is not None
+    _same_mesh(back.face, meshed_face)
+    mesh_at = back.mesh_at(128)
+    assert mesh_at is not None and mesh_at.shape == (478, 2)
+    # What a face costs: the mesh packed, the blendshapes as numbers (docs/extract.md).
+    assert len(json.dumps(raw["mesh"])) < 4500
+    size = (tmp_path / "alignments.json").stat().st_size
+    assert size < 9000, size  # the 68 points (one number a line) and the mesh: about 7.9 kB a face
+
+
+def test_a_face_too_large_for_sixteenths_of_a_pixel_round_trips(meshed_face: DetectedFace) -> None:
+    assert meshed_face.mesh is not None
+    points = meshed_face.mesh.points * 20  # a face 20 times the size: thousands of pixels across
+    raw = mesh_to_json(Mesh(points, meshed_face.mesh.blendshapes))
+    assert raw["unit"] > 1 / 16
+    back = mesh_from_json(json.loads(json.dumps(raw)))
+    assert np.abs(back.points - points).max() <= raw["unit"] / 2 + 1e-9
+
+
+def test_version_1_files_load_without_a_mesh(tmp_path: Path, real_alignments: Alignments,
+                                             meshed_face: DetectedFace) -> None:
+    """A file written before the mesh (version 1): no mesh field anywhere."""
+    raw = _raw(real_alignments)
+    raw["version"] = 1
+    assert "mesh" not in json.dumps(raw)
+    path = tmp_path / "alignments.json"
+    path.write_text(json.dumps(raw))
+    loaded = load_alignments(path)
+    assert loaded.face_count == 18 and all(face.mesh is None for entry in loaded.frames.values()
+                                           for face in entry.faces)
+    face_raw = FaceMeta("s", "f", 0, 0, (480, 360), real_alignments.frames["2008_001009.jpg"].faces[0],
+                        np.eye(2, 3), 256).to_json()
+    face_raw["version"] = 1
+    meta = meta_from_json(face_raw)
+    assert meta is not None and meta.face.mesh is None and meta.mesh_at(256) is None
+
+
+def _damage_mesh_points(raw: dict[str, Any]) -> None:
+    raw["points"] = raw["points"][:-8]
+
+
+def _mesh_not_base64(raw: dict[str, Any]) -> None:
+    raw["points"] = "**" + raw["points"][2:]
+
+
+def _mesh_blendshapes(raw: dict[str, Any]) -> None:
+    raw["blendshapes"] = raw["blendshapes"][:50]
+
+
+def _mesh_origin(raw: dict[str, Any]) -> None:
+    raw["origin"] = [1.5, 2, 3]
+
+
+@pytest.mark.parametrize("damage", [_damage_mesh_points, _mesh_not_base64, _mesh_blendshapes, _mesh_origin])
+def test_a_damaged_mesh_is_refused(tmp_path: Path, meshed_face: DetectedFace, damage: Any) -> None:
+    raw = Alignments("obama", "images", {"obama.jpg": FrameEntry(0, (600, 800), [meshed_face])}).to_json()
+    damage(raw["frames"]["obama.jpg"]["faces"][0]["mesh"])
+    path = tmp_path / "alignments.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(FaceswapError, match="damaged"):
+        load_alignments(path)
+    face_raw = FaceMeta("s", "f", 0, 0, (600, 800), meshed_face, np.eye(2, 3), 256).to_json()
+    damage(face_raw["mesh"])
+    assert meta_from_json(face_raw) is None

@@ -35,3 +35,46 @@ def test_the_copy_extract_named_is_kept_whatever_the_file_order() -> None:
 def test_robust_spread_ignores_outliers() -> None:
     median, spread = robust_spread([1.0, 2.0, 3.0, 4.0, 5.0, 1000.0])
     assert median == 3.5 and 1.4 < spread < 3.0
+
+
+# --- expressions (the mesh's blendshapes) -----------------------------------------------------------------------
+
+def _expressions() -> dict[str, np.ndarray]:
+    """Blendshapes of real faces: Obama smiling (obama), mouth open (obama2), neutral (obama3); Biden; and a woman
+    in a group photo with her eyes shut (peer/test_img4.jpg, fifth face from the left)."""
+    from plugins.extract.pipeline import FaceFinder
+
+    finder = FaceFinder()
+    found = {}
+    for name in ("obama/obama", "obama/obama2", "obama/obama3", "biden/biden"):
+        faces = finder.find([read_image(DATA / "stills" / f"{name}.jpg")])[0]
+        assert len(faces) == 1 and faces[0].mesh is not None
+        found[name.split("/")[1]] = faces[0].mesh.blendshapes
+    group = finder.find([read_image(DATA / "peer" / "test_img4.jpg")])[0]
+    assert group[4].mesh is not None
+    found["eyes_shut"] = group[4].mesh.blendshapes
+    return found
+
+
+def test_eyes_closed_mouth_open_and_their_counts() -> None:
+    from lib.expression import blendshape_counts, eyes_closed, mouth_open
+
+    found = _expressions()
+    assert [name for name, scores in found.items() if mouth_open(scores)] == ["obama2"]
+    assert [name for name, scores in found.items() if eyes_closed(scores)] == ["eyes_shut"]
+    assert blendshape_counts([*found.values(), None]) == {"with_expression": 5, "eyes_closed": 1, "mouth_open": 1}
+
+
+def test_expression_order_starts_from_the_usual_and_keeps_alike_together() -> None:
+    from lib.curation import expression_order
+
+    found = _expressions()
+    names = list(found)
+    # Three faces of one expression and two others: the order starts among the alike ones and ends with the rest.
+    scores = [found["obama3"], found["obama2"], found["obama3"] + 0.01, found["obama"], found["obama3"] - 0.01]
+    order, values = expression_order(scores)
+    assert sorted(order) == list(range(5)) and set(order[:3]) == {0, 2, 4}
+    assert values[order[0]] == 0.0 and all(values[i] > 0 for i in order[1:])
+    assert max(values[i] for i in order[1:3]) < min(values[i] for i in order[3:])
+    assert expression_order([found[name] for name in names]) == expression_order([found[name] for name in names])
+    assert expression_order([]) == ([], [])

@@ -11,9 +11,12 @@ VIDEOS = {"A": DATA / "video" / "A_obama_kenburns.mp4", "B": DATA / "video" / "B
 
 
 def extracted_faces(factory: pytest.TempPathFactory, side: str) -> Path:
-    """A folder of 25 aligned face PNGs of side A or B, extracted once per test session (dlib HOG: fast)."""
+    """A folder of 25 aligned face PNGs of side A or B, extracted once per test session (dlib HOG: fast). With
+    dlib's landmarks: the pose tests read head turns in these Ken Burns stills that only those landmarks' jitter
+    makes (the mesh's steady points find the faces all but still); the default extract is tested end to end in
+    tests/e2e/test_extract_default.py."""
     def build(work: Path) -> None:
         run_cli("extract", "-i", VIDEOS[side], "-o", work, "-p", work.with_name(f"training_{side}.json"),
-                "--every-n", "3", "-D", "dlib-hog", check=True)
+                "--every-n", "3", "-D", "dlib-hog", "-A", "dlib68", check=True)
 
     return session_folder(factory, f"training_faces_{side}", build)

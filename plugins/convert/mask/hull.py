@@ -3,7 +3,7 @@ train uses for its masked loss, lib/masks.py)."""
 from __future__ import annotations
 
 from lib.masks import hull_mask
-from lib.types import Landmarks, Mask
+from lib.types import Landmarks, Mask, MeshXY
 
 
 class HullMask:
@@ -11,5 +11,5 @@ class HullMask:
 
     needs_learned = False
 
-    def make(self, landmarks: Landmarks, size: int, learned: Mask | None) -> Mask:
+    def make(self, landmarks: Landmarks, size: int, learned: Mask | None, mesh: MeshXY | None = None) -> Mask:
         return hull_mask(landmarks, size)

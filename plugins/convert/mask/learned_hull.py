@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lib.masks import hull_mask
-from lib.types import Landmarks, Mask
+from lib.types import Landmarks, Mask, MeshXY
 
 
 class LearnedHullMask:
@@ -13,6 +13,6 @@ class LearnedHullMask:
 
     needs_learned = True
 
-    def make(self, landmarks: Landmarks, size: int, learned: Mask | None) -> Mask:
+    def make(self, landmarks: Landmarks, size: int, learned: Mask | None, mesh: MeshXY | None = None) -> Mask:
         assert learned is not None  # FaceSwapper refuses this mask for a model without a mask head
         return np.minimum(np.clip(np.asarray(learned, np.float32), 0.0, 1.0), hull_mask(landmarks, size))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.types import Landmarks, Mask
+from lib.types import Landmarks, Mask, MeshXY
 
 
 class NoMask:
@@ -11,5 +11,5 @@ class NoMask:
 
     needs_learned = False
 
-    def make(self, landmarks: Landmarks, size: int, learned: Mask | None) -> Mask:
+    def make(self, landmarks: Landmarks, size: int, learned: Mask | None, mesh: MeshXY | None = None) -> Mask:
         return np.ones((size, size), np.float32)

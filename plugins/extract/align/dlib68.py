@@ -5,7 +5,7 @@ import dlib
 import numpy as np
 
 from lib.align import predictor_box
-from lib.types import Box, Detection, Frame, Landmarks
+from lib.types import Box, DetectedFace, Detection, Frame, Landmarks
 from lib.weights import LANDMARKS_68, dlib_model
 from plugins.extract.align import AlignOptions
 
@@ -24,6 +24,11 @@ class Dlib68Aligner:
     def __init__(self, options: AlignOptions) -> None:
         self.options = options
         self._predictor = dlib.shape_predictor(str(dlib_model(LANDMARKS_68)))
+
+    def faces(self, frame: Frame, detections: list[Detection]) -> list[DetectedFace]:
+        """Each detection of a BGR frame with its 68 landmarks."""
+        landmarks = self.align(frame, detections)
+        return [DetectedFace(d.box, d.score, points) for d, points in zip(detections, landmarks)]
 
     def align(self, frame: Frame, detections: list[Detection]) -> list[Landmarks]:
         """68 landmarks (frame pixels, float64) for each detection in a BGR frame."""

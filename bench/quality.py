@@ -2,13 +2,16 @@
 wall-clock budget, score snapshots at fixed times on held-out faces with evaluate's own code, and write the curves.
 
     python -m bench.quality [--train-a DIR --train-b DIR --holdout-a DIR --holdout-b DIR] [--media DIR]
-                            [--minutes 30] [--at 5 10 20 30] [--recipe NAME ...] [--max-faces N] --out OUT
+                            [--minutes 30] [--at 5 10 20 30] [--recipe NAME ...] [--init-from MODEL]
+                            [--max-faces N] --out OUT
 
 Without the folders the faces come from the longer videos of bench/fetch-media.sh (fetched into --media when
 missing), extracted once with dlib HOG and cached: A = franck.mp4, frames 0-2999 (every 8th) to train and
-3000-4799 (every 20th) held out; B = cap12.mp4, frames 0-999 (every 2nd) to train and 1000-1336 (every 4th) held
-out. Held-out faces never enter training. Each recipe trains in one folder, in segments ending at the --at times
-(minutes of training, start-up excluded); after each, `evaluate` scores the model on the held-out faces.
+3000-4799 (every 20th) held out; B = cap12.mp4, every 2nd frame, to train, and cap13.mp4 (another recording of
+the same man, every 4th frame) held out. Held-out faces never enter training. Each recipe trains in one folder,
+in segments ending at the --at times (minutes of training, start-up excluded); after each, `evaluate` scores the
+model on the held-out faces. With --init-from MODEL each recipe also trains from that model's weights
+(<recipe>+init), beside the run from random weights.
 
 Writes OUT/curves.json (every metric per recipe, time and iteration), OUT/curves.png (one panel per metric, a
 line per recipe and direction, targets dashed), OUT/report.json (the last evaluation of the first recipe, in
@@ -134,6 +137,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="minutes of training at which to evaluate (default: 5 10 20 30 within --minutes)")
     parser.add_argument("--recipe", nargs="+", default=list(RECIPES), choices=sorted(RECIPES),
                         help=f"recipes to compare (default: all: {', '.join(RECIPES)})")
+    parser.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
+                        help="also train each recipe from this model's weights (train --init-from), as "
+                             "<recipe>+init beside the run from random weights")
     parser.add_argument("--max-faces", type=int, default=200,
                         help="held-out faces per side evaluated (default: 200)")
     parser.add_argument("--out", type=Path, required=True,
@@ -234,16 +240,18 @@ Clips = dict[str, tuple[Path, Path]]
 
 
 def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, out: Path,
-               clips: Clips | None) -> list[dict[str, Any]]:
+               clips: Clips | None, *, init_from: Path | None = None) -> list[dict[str, Any]]:
     """Train the recipe in segments up to each --at time, evaluating after each on the held-out faces and clips
-    (blinks, mouths and smiles over whole clips, jitter and seams); returns the curve points."""
+    (blinks, mouths and smiles over whole clips, jitter and seams); returns the curve points. init_from: start
+    from that model's weights, as the run named <recipe>+init."""
     from scripts.evaluate.args import Config as EvaluateConfig  # TensorFlow loads here, not for --help
     from scripts.evaluate.run import run as evaluate
     from scripts.train.args import Config as TrainConfig
     from scripts.train.run import run as train
 
-    model = out / name / "model"
-    shutil.rmtree(out / name, ignore_errors=True)
+    label = name if init_from is None else f"{name}+init"
+    model = out / label / "model"
+    shutil.rmtree(out / label, ignore_errors=True)
     points: list[dict[str, Any]] = []
     trained = 0.0
     recipe = dict(RECIPES[name])
@@ -252,6 +260,9 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
     swap = convert_options(name)
     for at in args.at:
         options = dict(recipe) if not points else {}
+        if init_from is not None and not points:
+            options = {key: value for key, value in options.items() if key not in ("model", "size", "learn_mask")}
+            options["init_from"] = init_from
         if name in NAMED:  # the model keeps the recipe's name and convert settings, as train --recipe makes it
             options["recipe"] = name
         share = segment_warp_share(warped, args.at[-1], trained, at)
@@ -263,18 +274,18 @@ def run_recipe(name: str, folders: dict[str, Path], args: argparse.Namespace, ou
         shown = clips or {}
         a2b, b2a = shown.get("a2b", (None, None)), shown.get("b2a", (None, None))
         report = evaluate(EvaluateConfig(model_dir=model, input_a=folders["held_A"], input_b=folders["held_B"],
-                                         max_faces=args.max_faces, output_dir=out / name / f"eval_{at:g}",
+                                         max_faces=args.max_faces, output_dir=out / label / f"eval_{at:g}",
                                          swap=swap, input=a2b[0], alignments=a2b[1], video_b=b2a[0],
                                          alignments_b=b2a[1]))
         report["score"] = quality_score(report)
-        points.append({"recipe": name, "minutes": round(trained, 2), "iteration": summary.iteration,
+        points.append({"recipe": label, "minutes": round(trained, 2), "iteration": summary.iteration,
                        **heldout_numbers(report),
                        "seam_gradient_jump": (report.get("video") or {}).get("seam_gradient", {}).get("jump"),
                        "clips": {direction: realism_numbers((report.get(section) or {}).get("realism"))
                                  for direction, section in (("a2b", "video"), ("b2a", "video_b"))
                                  if report.get(section)}})
-        write_json(out / name / "report.json", report)
-        print(f"{name}: {trained:.1f} min, iteration {summary.iteration}, score {report['score']}", flush=True)
+        write_json(out / label / "report.json", report)
+        print(f"{label}: {trained:.1f} min, iteration {summary.iteration}, score {report['score']}", flush=True)
     return points
 
 
@@ -380,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     points: list[dict[str, Any]] = []
     for name in args.recipe:
         points += run_recipe(name, folders, args, out, clips)
+        if args.init_from is not None:
+            points += run_recipe(name, folders, args, out, clips, init_from=args.init_from)
         write_json(out / "curves.json", {"machine": info, "held_out": {k: str(v) for k, v in folders.items()},
                                          "poses": coverage, "targets": TARGETS, "points": points})
         write_png(out / "curves.png", curves_image(points))

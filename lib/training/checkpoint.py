@@ -20,7 +20,17 @@ import numpy as np
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
 from lib.model import layers  # noqa: F401 (registers the custom layers the .keras files name)
-from lib.training.state import POSES, SNAPSHOTS, STATE, ModelConfig, State, TrainingConfig, check_files, now
+from lib.training.state import (
+    PARTS,
+    POSES,
+    SNAPSHOTS,
+    STATE,
+    ModelConfig,
+    State,
+    TrainingConfig,
+    check_files,
+    now,
+)
 
 if TYPE_CHECKING:
     from lib.training.trainer import Trainer
@@ -99,8 +109,10 @@ def _out_of_space(err: BaseException | None) -> str | None:
 
 
 def save_checkpoint(model_dir: Path, trainer: Trainer, *, config: ModelConfig, training: TrainingConfig,
-                    iteration: int, previous: State | None, snapshot: bool = False) -> State:
-    """Save the trainer as ckpt-<iteration>, point state.json to it, prune; returns the new state.
+                    iteration: int, previous: State | None, snapshot: bool = False,
+                    origin: dict[str, Any] | None = None) -> State:
+    """Save the trainer as ckpt-<iteration>, point state.json to it, prune; returns the new state. origin: where
+    a new model's weights came from (State.origin; a later save keeps the previous state's).
 
     A failed write (disk full, ...) leaves the previous save as it was and raises FaceswapError.
     """
@@ -120,7 +132,8 @@ def save_checkpoint(model_dir: Path, trainer: Trainer, *, config: ModelConfig, t
             os.replace(temp, final)
             _fsync(model_dir)
             stamp = now()
-            state = State(config, training, iteration, name, files, previous.created if previous else stamp, stamp)
+            state = State(config, training, iteration, name, files, previous.created if previous else stamp, stamp,
+                          previous.origin if previous else origin)
             write_json_atomic(model_dir / STATE, state.to_json())
             _fsync(model_dir)
         except Exception as err:
@@ -201,3 +214,24 @@ def load_models(model_dir: Path, state: State, names: tuple[str, ...]) -> dict[s
             raise FaceswapError(f"{model_dir}: cannot load {state.checkpoint}/{path.name} "
                                 f"({type(err).__name__}): the model folder is damaged") from err
     return models
+
+
+def copy_parts(source_dir: Path, source: State, trainer: Trainer, parts: dict[str, str]) -> None:
+    """Start the trainer's sub-models from another model folder's: parts maps this trainer's stem (decoder_a) to
+    the source's (decoder_b: its B decoder as this model's A). Weights are copied by position after checking
+    that every shape fits; the weight average starts from them. FaceswapError when a part does not fit."""
+    loaded = load_models(source_dir, source, tuple(sorted(set(parts.values()))))
+    names = {stem: name for name, stem in PARTS.items()}
+    for stem, source_stem in parts.items():
+        target = trainer.sub_models[stem]
+        arrays = loaded[source_stem].get_weights()
+        shapes = [tuple(v.shape) for v in target.weights]
+        if [a.shape for a in arrays] != shapes:
+            theirs = sum(int(np.prod(a.shape)) for a in arrays)
+            ours = sum(int(np.prod(shape)) for shape in shapes)
+            raise FaceswapError(f"--init-from {source_dir}: its {names[source_stem]} ({len(arrays)} arrays, "
+                                f"{theirs:,} weights) does not fit this model's {names[stem]} ({len(shapes)} "
+                                f"arrays, {ours:,} weights): start from a model of the same --model and --size")
+        target.set_weights(arrays)
+    if trainer.average is not None:
+        trainer.average.reset()

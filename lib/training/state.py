@@ -18,6 +18,8 @@ SNAPSHOTS = "snapshots"
 BEST = "best"
 # What a model folder may hold besides ckpt-*: the held-out history and its curves, the best checkpoint's copy.
 POSES = "poses.json"  # the poses each side's training faces cover (lib.training.faces.pose_coverage)
+# The parts a model can start from another's (train --init-from): the name --parts takes → the .keras file's stem.
+PARTS = {"encoder": "encoder", "decoder-A": "decoder_a", "decoder-B": "decoder_b", "mask": "masker"}
 OURS = {STATE, SNAPSHOTS, BEST, POSES, "preview.png", "timelapse", "logs", "curves.json", "curves.png",
         "evaluation"}
 
@@ -60,6 +62,10 @@ class TrainingConfig:
     pose_transfer: float = 0.0  # share of faces turned to a head pose of the other side's (lib/training/feed.py)
     ema: float = 0.0  # decay of the weight average saves hold (lib/training/average.py); 0: none (older models)
     blink_aug: float = 0.0  # share of faces shown with their eyes shut (lib/expression.py)
+    # A model started from another's weights (train --init-from): the encoder stays as it came for the model's
+    # first freeze_encoder iterations, and the learning rate climbs to its value over the first warmup ones.
+    freeze_encoder: int = 0
+    warmup: int = 0
     expression_balance: float = 0.0  # rare expressions shown more often (lib/expression.py)
     recipe: str | None = None  # the recipe it was trained with (lib/recipes.py), None: options of its own
     # How its swaps are to be made: lib.swap.SwapOptions fields, the recipe's convert settings. convert and
@@ -69,7 +75,9 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class State:
-    """The contents of state.json. files: name → size in bytes of each file in the checkpoint folder."""
+    """The contents of state.json. files: name → size in bytes of each file in the checkpoint folder. origin: where
+    a model started from another's weights came from (train --init-from): that folder, its iteration, and which of
+    its parts became which of this model's (None: trained from random weights)."""
 
     config: ModelConfig
     training: TrainingConfig
@@ -78,11 +86,13 @@ class State:
     files: dict[str, int]
     created: str
     updated: str
+    origin: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "version": VERSION, "model": self.config.model, "iteration": self.iteration,
-                "checkpoint": self.checkpoint, "files": self.files, "config": asdict(self.config),
-                "training": asdict(self.training), "created": self.created, "updated": self.updated}
+        found = {"schema": SCHEMA, "version": VERSION, "model": self.config.model, "iteration": self.iteration,
+                 "checkpoint": self.checkpoint, "files": self.files, "config": asdict(self.config),
+                 "training": asdict(self.training), "created": self.created, "updated": self.updated}
+        return found | ({"origin": self.origin} if self.origin is not None else {})
 
 
 def now() -> str:
@@ -131,12 +141,20 @@ def read_state(model_dir: Path) -> State | None:
         files = {str(k): int(v) for k, v in raw["files"].items()}
         state = State(_from_dict(ModelConfig, raw["config"]), _from_dict(TrainingConfig, raw["training"]),
                       int(raw["iteration"]), str(raw["checkpoint"]), files, str(raw["created"]),
-                      str(raw["updated"]))
+                      str(raw["updated"]), _origin(raw.get("origin")))
     except (KeyError, TypeError, ValueError, AttributeError):
         raise FaceswapError(f"{path} is damaged (missing or malformed fields): restore the model folder from "
                             f"a backup or a copy in {SNAPSHOTS}/") from None
     check_files(model_dir, state)
     return state
+
+
+def _origin(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("parts"), dict):
+        raise ValueError("origin")
+    return raw
 
 
 def _schema(raw: Any) -> Any:

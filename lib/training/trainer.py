@@ -106,6 +106,9 @@ class Trainer(keras.Model):
         # The occlusion-aware mask network (lib.model.blocks.mask_network): its target is the face hull minus
         # whatever the feed pasted in front of the face.
         self.masker = mask_network(self.input_size) if mask_model else None
+        # 1.0, or 0.0 while the encoder is held as it is (train --freeze-encoder): its gradients are multiplied by
+        # it, so Adam's moments for it stay zero and its weights do not move.
+        self.encoder_gate = tf.Variable(1.0, trainable=False, dtype=tf.float32, name="encoder_gate")
         self.gen_optimizer = self._optimizer(learning_rate, clip_norm, "gen_adam")
         self.disc_optimizer = self._optimizer(learning_rate, clip_norm, "disc_adam") if gan else None
         self.mask_optimizer = (self._optimizer(MASKER_LEARNING_RATE, clip_norm, "mask_adam", beta_1=0.9)
@@ -183,6 +186,10 @@ class Trainer(keras.Model):
             if key != "mask_optimizer":
                 getattr(optimizer, "inner_optimizer", optimizer).learning_rate.assign(learning_rate)
 
+    def freeze_encoder(self, frozen: bool) -> None:
+        """Hold the encoder's weights as they are (True) or train it again (False)."""
+        self.encoder_gate.assign(0.0 if frozen else 1.0)
+
     def reconstruct(self, faces: Any, side: str, training: bool = False) -> tuple[Any, Any]:
         """faces (B, n, n, 3) BGR [0, 1] through the encoder and decoder `side` ('a' or 'b').
 
@@ -240,7 +247,11 @@ class Trainer(keras.Model):
             if self.gan:
                 disc_scaled = self.disc_optimizer.scale_loss(disc_total / replicas)  # type: ignore[union-attr]
         variables = self.generator_variables
-        self.gen_optimizer.apply(tape.gradient(scaled, variables), variables)
+        gradients = tape.gradient(scaled, variables)
+        encoder = {id(v) for v in self.encoder.trainable_variables}
+        gradients = [g * tf.cast(self.encoder_gate, g.dtype) if g is not None and id(v) in encoder else g
+                     for g, v in zip(gradients, variables)]
+        self.gen_optimizer.apply(gradients, variables)
         if self.gan and self.disc_optimizer is not None:
             disc_variables = self.discriminator_variables
             self.disc_optimizer.apply(tape.gradient(disc_scaled, disc_variables), disc_variables)

@@ -11,7 +11,7 @@ from lib.facefile import face_paths
 from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, format_loss, parse_loss
 from lib.recipes import RECIPES, Recipe, recipe
 from lib.training.multiworker import ENV, Cluster, read_cluster
-from lib.training.state import DEFAULT_EMA, ModelConfig, State, TrainingConfig, read_state
+from lib.training.state import DEFAULT_EMA, PARTS, ModelConfig, State, TrainingConfig, read_state
 from plugins.train.model import REGISTRY, SUMMARIES
 from scripts.common import check_can_create
 
@@ -21,8 +21,13 @@ DEFAULTS = {  # what a new model folder gets for the options left out; a resumed
     "eye_multiplier": 3.0, "mouth_multiplier": 2.0, "background_weight": 0.1, "mask_input": False,
     "batch_size": 16, "learning_rate": 5e-5, "clip_norm": 1.0, "color_match": 0.0, "motion_blur": 0.0,
     "pose_transfer": 0.0, "ema": DEFAULT_EMA, "blink_aug": 0.0, "expression_balance": 0.0, "recipe": None,
-    "convert": {},
+    "convert": {}, "freeze_encoder": 0, "warmup": 0,
 }
+# --warmup of a model started from some of another's parts: its random parts' first, large gradients would
+# otherwise shake the parts it was given.
+DEFAULT_WARMUP = 100
+# What a model started from another's must share with it: what the shapes of its weights follow.
+ARCHITECTURE = ("model", "size", "learn_mask")
 # --occlusion-aug of a new model with a mask head: half the faces with something in front of them.
 DEFAULT_OCCLUSION = 0.5
 BOUNDS = {  # option -> (lowest, highest) allowed
@@ -34,7 +39,8 @@ BOUNDS = {  # option -> (lowest, highest) allowed
     "minutes": (0.01, 10**7), "save_every": (1, 10**9),
     "snapshot_every": (0, 10**9), "preview_every": (0, 10**9), "timelapse_every": (0, 10**9), "workers": (1, 64),
     "seed": (0, 2**32 - 1), "size": (16, 1024), "eval_every": (1, 10**9), "eval_faces": (2, 10**5),
-    "stop_after_plateau": (1, 10**6), "no_warp_after": (0.0, 1.0),
+    "stop_after_plateau": (1, 10**6), "no_warp_after": (0.0, 1.0), "freeze_encoder": (0, 10**9),
+    "warmup": (0, 10**9),
 }
 LOCAL_WORKERS = (2, 16)  # --cluster local:N
 
@@ -102,6 +108,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           f"step; 0 for none (default: {DEFAULT_EMA:g})")
     run.add_argument("--warp", action=argparse.BooleanOptionalAction, default=None,
                      help="warp the inputs: the denoising trick that teaches the model faces (default: on)")
+    start = parser.add_argument_group("starting from a trained model (a new model folder only)")
+    start.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
+                       help="start from this model folder's weights instead of random ones: new footage of a pair "
+                            "already trained, or a new partner for one of its people. The new model takes its "
+                            "architecture, and its training options for those not given")
+    start.add_argument("--parts", default=None, metavar="LIST",
+                       help="the parts to take, comma-separated, of " + ", ".join(PARTS) + "; NEW=OLD takes "
+                            "another part (decoder-A=decoder-B: its B decoder as the new A); the rest start "
+                            "random (default: every part it has)")
+    start.add_argument("--freeze-encoder", type=int, default=None, metavar="N",
+                       help="keep the encoder as it came for the first N iterations while the rest catches up "
+                            "(default: 0)")
+    start.add_argument("--warmup", type=int, default=None, metavar="N",
+                       help="raise the learning rate from a tenth to its value over the first N iterations "
+                            f"(default: {DEFAULT_WARMUP} when some parts start random, else 0)")
     session = parser.add_argument_group("this run")
     session.add_argument("--iterations", type=int, default=None,
                          help="train this many more iterations in this run, counted from where a resumed model "
@@ -197,6 +218,10 @@ class Config:
     stop_after_plateau: int | None = None
     cluster: str | None = None
     recipe: str | None = None
+    init_from: Path | None = None
+    parts: str | None = None
+    freeze_encoder: int | None = None
+    warmup: int | None = None
 
     def __post_init__(self) -> None:
         if self.cluster is not None:
@@ -244,14 +269,80 @@ def check_workers(cfg: Config, cluster: Cluster | None, batch_size: int) -> None
                             "on an equal share of the batch")
 
 
-def check(cfg: Config) -> tuple[State | None, dict[str, Any], TrainingConfig]:
+@dataclass(frozen=True)
+class Start:
+    """A new model started from another's weights (--init-from): that folder, its state, and which of its parts
+    each of the new model's takes (this model's .keras stem → the source's)."""
+
+    source: Path
+    state: State
+    parts: dict[str, str]
+
+    def origin(self) -> dict[str, Any]:
+        """What the new model's state.json keeps of where it came from."""
+        names = {stem: name for name, stem in PARTS.items()}
+        return {"model": str(self.source.resolve()), "iteration": self.state.iteration,
+                "parts": {names[new]: names[old] for new, old in self.parts.items()}}
+
+
+def parse_parts(text: str | None, source: State) -> dict[str, str]:
+    """--parts as this model's stems → the source's: every part the source has when text is None."""
+    has_mask = source.config.mask_model
+    if text is None:
+        return {stem: stem for name, stem in PARTS.items() if name != "mask" or has_mask}
+    parts: dict[str, str] = {}
+    for word in (w.strip() for w in text.split(",") if w.strip()):
+        new, _, old = word.partition("=")
+        old = old or new
+        for name in (new, old):
+            if name not in PARTS:
+                raise FaceswapError(f"--parts: no part {name!r}: give some of {', '.join(PARTS)} (NEW=OLD to take "
+                                    "another, as decoder-A=decoder-B)")
+        if PARTS[new] in parts:
+            raise FaceswapError(f"--parts: {new} is given twice")
+        if new != old and not (new.startswith("decoder") and old.startswith("decoder")):
+            raise FaceswapError(f"--parts {word}: only a decoder can take the other decoder's weights")
+        if old == "mask" and not has_mask:
+            raise FaceswapError("--parts mask: the --init-from model has no mask network (it was trained without "
+                                "--learn-mask): leave mask out")
+        parts[PARTS[new]] = PARTS[old]
+    if not parts:
+        raise FaceswapError(f"--parts is empty: give some of {', '.join(PARTS)}")
+    return parts
+
+
+def start_from(cfg: Config, state: State | None) -> Start | None:
+    """--init-from checked: the source model and the parts taken (None without it, or on resume of a model that
+    was started from it)."""
+    if cfg.init_from is None:
+        if cfg.parts is not None:
+            raise FaceswapError("--parts says which parts --init-from takes: give --init-from MODEL as well")
+        return None
+    if state is not None:
+        if state.origin is not None and Path(state.origin["model"]) == cfg.init_from.resolve():
+            return None  # the same command again: resume
+        raise FaceswapError(f"--init-from starts a new model, and {cfg.model_dir} already holds one (iteration "
+                            f"{state.iteration}): leave --init-from out to resume it, or give a new folder")
+    if cfg.init_from.resolve() == cfg.model_dir.resolve():
+        raise FaceswapError("--init-from is the model folder itself: give another model to start from")
+    if not cfg.init_from.is_dir():
+        raise FaceswapError(f"--init-from {cfg.init_from}: no such model folder")
+    source = read_state(cfg.init_from)
+    if source is None:
+        raise FaceswapError(f"--init-from {cfg.init_from} holds no trained model (no state.json): give a folder "
+                            "that train wrote")
+    return Start(cfg.init_from, source, parse_parts(cfg.parts, source))
+
+
+def check(cfg: Config) -> tuple[State | None, dict[str, Any], TrainingConfig, Start | None]:
     """What the command line and the folders it names show to be wrong, found before TensorFlow loads: a damaged
     or foreign model folder, options that contradict a resumed model, missing or empty face folders, a TF_CONFIG
-    that does not describe a cluster. Returns the model folder's state (None: a new model) and the resolved
-    options (see resolve)."""
+    that does not describe a cluster, an --init-from model that does not fit. Returns the model folder's state
+    (None: a new model), the resolved options (see resolve) and where a new model starts from (--init-from)."""
     cluster = read_cluster()
     state = read_state(cfg.model_dir)
-    values, training = resolve(cfg, state)
+    start = start_from(cfg, state)
+    values, training = resolve(cfg, state, start)
     check_workers(cfg, cluster, training.batch_size)
     if state is None and (cluster is None or cluster.is_chief):  # the other workers write nothing
         check_can_create(cfg.model_dir, "the model folder")
@@ -261,18 +352,19 @@ def check(cfg: Config) -> tuple[State | None, dict[str, Any], TrainingConfig]:
     for folder in (cfg.input_a, cfg.input_b, cfg.holdout_a, cfg.holdout_b):
         if folder is not None:
             face_paths(folder)
-    return state, values, training
+    return state, values, training, start
 
 
 def option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingConfig]:
+def resolve(cfg: Config, state: State | None, start: Start | None = None) -> tuple[dict[str, Any], TrainingConfig]:
     """The model's config (a dict; 'size' None means the plugin's default) and the training options.
 
     On resume: the stored config, where an option that contradicts it is an error; stored training options,
-    overridden by the ones given. A new model: the options given, defaults for the rest.
+    overridden by the ones given. A new model: the options given, defaults for the rest; started from another
+    model (start), that model's config and training options where none is given, and its architecture.
     """
     given = {f.name: getattr(cfg, f.name, None) for f in fields(ModelConfig)}
     given["loss"] = None if cfg.loss is None else format_loss(parse_loss(cfg.loss))
@@ -286,14 +378,29 @@ def resolve(cfg: Config, state: State | None) -> tuple[dict[str, Any], TrainingC
                 if name in options and options[name] is None:
                     options[name] = value
         training_given["convert"] = dict(chosen.convert)
-    if state is None:
+    if state is None and start is not None:
+        stored = asdict(start.state.config)
+        for name in ARCHITECTURE:
+            if given[name] is not None and given[name] != stored[name]:
+                shown = "" if isinstance(given[name], bool) else f" {given[name]}"
+                raise FaceswapError(f"{option_name(name)}{shown} does not fit the --init-from model's "
+                                    f"{name.replace('_', ' ')} {stored[name]}: leave it out, or start from a "
+                                    "model that has it")
+        values = {name: stored[name] if value is None else value for name, value in given.items()}
+        values["mask_model"] = stored["mask_model"]
+        training: dict[str, Any] = asdict(start.state.training)
+        training.update({name: value for name, value in training_given.items() if value is not None})
+        if training_given["warmup"] is None:
+            every = parse_parts(None, start.state)
+            training["warmup"] = 0 if start.parts == every else DEFAULT_WARMUP
+    elif state is None:
         values = {name: DEFAULTS.get(name) if value is None else value for name, value in given.items()}
         values["model"] = values["model"] or DEFAULT_MODEL
         values["loss"] = values["loss"] or format_loss(parse_loss(DEFAULT_LOSS))
         values["mask_model"] = values["learn_mask"]  # a new model with a mask head has a mask network
         defaults = {**DEFAULTS, "occlusion_aug": DEFAULT_OCCLUSION if values["learn_mask"] else 0.0}
-        training: dict[str, Any] = {name: defaults.get(name, True) if value is None else value
-                                    for name, value in training_given.items()}
+        training = {name: defaults.get(name, True) if value is None else value
+                    for name, value in training_given.items()}
     else:
         stored = asdict(state.config)
         for name, value in given.items():

@@ -72,13 +72,16 @@ class Loop:
 
     def __init__(self, cfg: Config, trainer: Trainer, config: ModelConfig, training: TrainingConfig, feed: Feed, *,
                  step: Any, state: State | None, check: HeldOutCheck | None = None,
-                 cluster: Cluster | None = None, poses: dict[str, Any] | None = None) -> None:
+                 cluster: Cluster | None = None, poses: dict[str, Any] | None = None,
+                 origin: dict[str, Any] | None = None) -> None:
         """step: trainer.make_step_function's, with votes when there is a cluster. poses: the training faces'
-        pose coverage (lib.training.faces.pose_coverage), kept in the model folder for evaluate."""
+        pose coverage (lib.training.faces.pose_coverage), kept in the model folder for evaluate. origin: where a
+        new model's weights came from (--init-from), kept in its state.json."""
         self.cfg, self.trainer, self.config, self.training, self.feed, self.step = (
             cfg, trainer, config, training, feed, step)
         self.cluster = cluster
         self.poses = poses
+        self.origin = origin
         self.chief = cluster is None or cluster.is_chief
         self.model_dir = cfg.model_dir
         self.state = state
@@ -91,6 +94,8 @@ class Loop:
         self.since_best = 0  # evaluations since the score last improved
         self.eval_seconds = 0.0
         self.first_iteration = self.iteration
+        self._frozen: bool | None = None  # whether the encoder is held now (None: not set yet)
+        self._warming = False  # whether the learning rate is below its value (--warmup)
         self.waited = self.stepped = 0.0
         self.log: TrainingLog | None = None
         self.sums: dict[str, float] = {}  # of each loss since the last TensorBoard point, over self.counted steps
@@ -138,6 +143,7 @@ class Loop:
                         warp_until = warp_deadline = None
                         log.info("iteration %d: the inputs are no longer warped (--no-warp-after %g)",
                                  self.iteration, share)
+                    self._schedule()
                     began = time.perf_counter()
                     batch = next(batches)
                     fed = time.perf_counter()
@@ -188,6 +194,25 @@ class Loop:
         for line in summary.lines():
             log.info(line)
         return summary
+
+    def _schedule(self) -> None:
+        """The encoder held for the model's first --freeze-encoder iterations, and the learning rate raised from a
+        tenth of its value over the first --warmup ones (both counted from the model's start, so a resumed run
+        goes on where it was); set only when they change."""
+        it, training = self.iteration, self.training
+        frozen = it < training.freeze_encoder
+        if frozen != self._frozen:
+            self.trainer.freeze_encoder(frozen)
+            if self._frozen is not None or frozen:
+                log.info("iteration %d: the encoder %s", it, f"is held as it came (--freeze-encoder "
+                         f"{training.freeze_encoder})" if frozen else "trains again")
+            self._frozen = frozen
+        if it < training.warmup:
+            self.trainer.set_learning_rate(training.learning_rate * (0.1 + 0.9 * it / training.warmup))
+            self._warming = True
+        elif self._warming:
+            self.trainer.set_learning_rate(training.learning_rate)
+            self._warming = False
 
     def _step(self, batch: Any, wish: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
         """One training step: its losses and, with several workers, the sum of everyone's wishes to stop (VOTES)
@@ -326,5 +351,6 @@ class Loop:
 
     def _save(self, snapshot: bool = False) -> None:
         self.state = save_checkpoint(self.model_dir, self.trainer, config=self.config, training=self.training,
-                                     iteration=self.iteration, previous=self.state, snapshot=snapshot)
+                                     iteration=self.iteration, previous=self.state, snapshot=snapshot,
+                                     origin=self.origin)
         log.debug("saved at iteration %d", self.iteration)

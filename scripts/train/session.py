@@ -17,7 +17,7 @@ from lib.expression import expression_warnings
 from lib.model.loss_spec import parse_loss
 from lib.model.parts import ModelOptions
 from lib.swap import SwapOptions
-from lib.training.checkpoint import load_trainer_state
+from lib.training.checkpoint import copy_parts, load_trainer_state
 from lib.training.faces import FaceSet, coverage_warnings, load_faces, pose_coverage, shared_faces
 from lib.training.feed import Feed, FeedOptions, default_workers
 from lib.training.heldout import HeldOutCheck
@@ -44,7 +44,7 @@ from plugins.extract.align import AlignOptions
 from plugins.extract.align.dlib68 import Dlib68Aligner
 from plugins.registry import load_plugin
 from plugins.train.model import REGISTRY
-from scripts.train.args import Config, check, option_name
+from scripts.train.args import Config, Start, check, option_name
 from scripts.train.launch import follow_parent
 from scripts.train.loop import Loop
 from scripts.train.summary import Summary
@@ -66,7 +66,7 @@ def _check_two_people(faces_a: FaceSet, faces_b: FaceSet, cfg: Config) -> None:
 def train(cfg: Config) -> Summary:
     """Train for --iterations more, --minutes, or until Ctrl-C / SIGTERM, saving on the way and at the end;
     returns what the run did. With TF_CONFIG set, this process is one worker of several."""
-    state, values, training = check(cfg)
+    state, values, training, init = check(cfg)
     cluster = read_cluster()
     if cluster is not None:
         follow_parent()  # started by --cluster local:N: end with it
@@ -99,7 +99,7 @@ def train(cfg: Config) -> Summary:
     if training.batch_size % replicas:
         raise FaceswapError(f"--batch-size {training.batch_size} must be a multiple of the {replicas} devices "
                             f"of {'the workers' if cluster else '--distributed'}")
-    trainer, config = _build(cfg, values, training, state, strategy)
+    trainer, config = _build(cfg, values, training, state, strategy, start=init)
     start = state.iteration if state else 0
     if cluster is not None:
         try:
@@ -122,7 +122,8 @@ def train(cfg: Config) -> Summary:
              f", occluders on {training.occlusion_aug:.0%} of faces" if training.occlusion_aug else "",
              f", turned to the other's poses {training.pose_transfer:.0%}" if training.pose_transfer else "",
              ", GAN" if config.gan else "", len(faces_a), len(faces_b), training.batch_size, policy, where,
-             cfg.model_dir, f"resuming at iteration {start}" if state else "new model")
+             cfg.model_dir, f"resuming at iteration {start}" if state else "new model" if init is None
+             else f"new model from {init.source}")
     chief = cluster is None or cluster.is_chief
     heldout = _heldout_check(cfg, faces_a, faces_b) if chief else None  # the chief scores, the others wait
     xla = default_xla() if cfg.xla is None else cfg.xla
@@ -130,7 +131,7 @@ def train(cfg: Config) -> Summary:
         log.info("compiling the training step with XLA (--no-xla to turn it off)")
     step = trainer.make_step_function(strategy, xla, votes=cluster is not None)
     loop = Loop(cfg, trainer, config, training, feed, step=step, state=state, check=heldout, cluster=cluster,
-                poses=coverage)
+                poses=coverage, origin=None if init is None else init.origin())
     return loop.run(batches)
 
 
@@ -206,8 +207,9 @@ def _heldout_check(cfg: Config, faces_a: FaceSet, faces_b: FaceSet) -> HeldOutCh
 
 
 def _build(cfg: Config, values: dict[str, Any], training: TrainingConfig, state: State | None,
-           strategy: tf.distribute.Strategy) -> tuple[Trainer, ModelConfig]:
-    """The trainer of a new model, or of the saved one with its weights and optimiser state."""
+           strategy: tf.distribute.Strategy, *, start: Start | None) -> tuple[Trainer, ModelConfig]:
+    """The trainer of a new model (from random weights, or from start's model's parts), or of the saved one with
+    its weights and optimiser state."""
     plugin = load_plugin(REGISTRY, "model", values["model"])(ModelOptions(values["size"], values["learn_mask"]))
     config = ModelConfig(**{**values, "size": plugin.size})
     loss_options = LossOptions(parse_loss(config.loss), config.background_weight, config.gan_loss,
@@ -221,4 +223,9 @@ def _build(cfg: Config, values: dict[str, Any], training: TrainingConfig, state:
         if state is not None:
             load_trainer_state(cfg.model_dir, state, trainer)
             trainer.set_learning_rate(training.learning_rate)
+        elif start is not None:
+            copy_parts(start.source, start.state, trainer, start.parts)
+            origin = start.origin()
+            taken = [new if new == old else f"{new} from its {old}" for new, old in origin["parts"].items()]
+            log.info("starting from %s (iteration %d): %s", start.source, start.state.iteration, ", ".join(taken))
     return trainer, config

@@ -26,7 +26,10 @@ RECIPES = {recipe.name: recipe for recipe in (
     Recipe("cpu", "the small model that learns a recognisable swap on a 2-core CPU in an hour",
            {"model": "lightweight", "learn_mask": True, "batch_size": 8, "learning_rate": 4e-4,
             "color_match": 0.5},
-           warp_share=0.7, convert={"sharpen": 0.5}),
+           # Convert: the mask's edge kept to skin colours (no strip of the other person's background on the
+           # cheeks), the features moved half-way to the source's (all the way smeared open mouths and pulled the
+           # identity toward the source), a light unsharp mask (docs/realism.md has the measurements).
+           warp_share=0.7, convert={"sharpen": 0.5, "follow": 0.5, "skin": True}),
     Recipe("gpu", "the classic 64 px model with a learned mask, overnight on a GPU",
            {"model": "original", "learn_mask": True}),
 )}

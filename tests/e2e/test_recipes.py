@@ -41,3 +41,4 @@ def test_a_recipe_trains_and_its_convert_settings_stay_with_the_model(tmp_path_f
     converted = run_cli("convert", "-i", DATA / "video" / "A_obama_kenburns.mp4", "-o", tmp_path / "out.mp4",
                         "-m", model, "-D", "dlib-hog", check=True)
     assert f"sharpen {cpu.convert['sharpen']:g}" in converted.stderr
+    assert f"follow {cpu.convert['follow']:g}" in converted.stderr and "kept to skin" in converted.stderr

@@ -76,16 +76,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def measure(video: Path, alignments: Path, model: Path, work: Path) -> dict[str, Any]:
     """Start-up, end-to-end and per-stage timings of convert on one video."""
     with timed() as startup:  # what convert does before the first frame: import TensorFlow, load the model
-        from scripts.convert import run as convert_run  # here, so that TensorFlow's import is timed
+        from scripts.convert import converter  # here, so that TensorFlow's import is timed
+        from scripts.convert import run as convert_run
 
-        swapper = convert_run.load_swapper(model)
+        swapper = converter.load_swapper(model)
     size = int(swapper.input_size)
     swapper.swap(np.zeros((16, size, size, 3), np.uint8))  # first calls build kernels
     startup_rss = peak_rss_mb()
 
     reset_peak_rss()
     cfg = Config(input=video, output=work / "out.mp4", model_dir=model, alignments=alignments, overwrite=True)
-    with mock.patch.object(convert_run, "load_swapper", lambda _path: swapper), timed() as end_to_end:
+    with mock.patch.object(converter, "load_swapper", lambda _path: swapper), timed() as end_to_end:
         summary = convert_run.run(cfg)
     convert_peak = peak_rss_mb()
 

@@ -58,6 +58,7 @@ from plugins.extract.detect import REGISTRY as DETECTORS
 from plugins.extract.pipeline import FaceFinder
 from plugins.extract.rotate import turn
 from scripts.derive_template import GROUND_TRUTH, read_ground_truth
+from scripts.extract import extractor
 from scripts.extract import run as extract_run
 from scripts.extract.args import Config
 
@@ -147,7 +148,7 @@ def _warm_up(finder: FaceFinder, video: Path) -> None:
 
 def _end_to_end(cfg: Config, finder: FaceFinder) -> tuple[Timing, int]:
     """scripts.extract.run as the command runs it, handed the finder already built (start-up is measured alone)."""
-    with mock.patch.object(extract_run, "FaceFinder", lambda *_args, **_kwargs: finder), timed() as timing:
+    with mock.patch.object(extractor, "FaceFinder", lambda *_args, **_kwargs: finder), timed() as timing:
         summary = extract_run.run(cfg)
     return timing, summary.faces_written
 

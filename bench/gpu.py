@@ -97,8 +97,8 @@ def measure_train(spec: Spec, sets: tuple[FaceSet, FaceSet], seconds: float) -> 
     import tensorflow as tf
 
     from lib.model.parts import ModelOptions
+    from lib.model.state import DEFAULT_EMA
     from lib.training.feed import Feed, FeedOptions
-    from lib.training.state import DEFAULT_EMA
     from lib.training.trainer import LossOptions, Trainer
     from plugins.registry import load_plugin
     from plugins.train.model import REGISTRY
@@ -155,8 +155,8 @@ def _model_folder(work: Path) -> Path:
     import keras
 
     from lib.model.parts import ModelOptions
+    from lib.model.state import ModelConfig, TrainingConfig
     from lib.training.checkpoint import save_checkpoint
-    from lib.training.state import ModelConfig, TrainingConfig
     from lib.training.trainer import LossOptions, Trainer
     from plugins.train.model.original import Original
 

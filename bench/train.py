@@ -44,7 +44,7 @@ from bench.common import (
     timed,
     write_json,
 )
-from lib.training.state import DEFAULT_EMA
+from lib.model.state import DEFAULT_EMA
 from plugins.train.model import REGISTRY
 
 MODELS = ("original", "lightweight", "residual")

@@ -1,6 +1,6 @@
 """The recipes: tested ways to train a model and convert with it, by name. Defined here once; train --recipe,
-demo, bench.quality and the README's recipe table all read them. A model trained with a recipe keeps its convert
-settings in state.json, so that a plain `convert -m MODEL` uses them."""
+demo, bench.quality and docs/usage.md (generated) read them, and a test holds the README to them. A model trained
+with a recipe keeps its convert settings in state.json, so that a plain `convert -m MODEL` uses them."""
 from __future__ import annotations
 
 from collections.abc import Mapping

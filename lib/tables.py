@@ -1,4 +1,4 @@
-"""Markdown tables for the console and the README: the evaluate report, the benchmarks."""
+"""Markdown tables for the console and the docs: the evaluate report, the benchmarks."""
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -119,7 +119,7 @@ def realism_rows(realism: dict[str, Any] | None) -> list[tuple[str, str]]:
     return rows
 
 
-# What a swap should reach on held-out faces (issue 11; the README's table). The quality score divides each
+# What a swap should reach on held-out faces (issue 11; docs/quality.md). The quality score divides each
 # metric by its target, so 1.0 means "on target" for every one of them on average.
 RETRIEVAL_TARGET = 0.98  # share of swaps recognised as the target person
 TARGETS = {"distance_to_target": 0.45, "yaw_error": 4.0, "pitch_error": 4.0, "face_nme": 0.055,

@@ -8,7 +8,7 @@ import numpy as np
 
 from lib.evaluation.report import metric_rows
 from lib.evaluation.scores import Sample
-from lib.training.preview import make_preview
+from lib.preview import make_preview
 
 FACE = 128  # pixels per face on the sheet
 

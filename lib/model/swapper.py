@@ -10,9 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from lib.errors import FaceswapError
-from lib.training.checkpoint import load_models
-from lib.training.faces import face_shapes
-from lib.training.state import POSES, ModelConfig, read_state
+from lib.model.saved import load_models
+from lib.model.state import POSES, ModelConfig, face_shapes, read_state
 
 # a2a and b2b reconstruct a face as its own person (evaluate's reconstruction scores, previews).
 DIRECTIONS = {"a2b": "decoder_b", "b2a": "decoder_a", "a2a": "decoder_a", "b2b": "decoder_b"}
@@ -31,7 +30,7 @@ class Swapper:
         self.coverage: float = config.coverage
         self.has_mask: bool = config.learn_mask
         self.mask_input: bool = config.mask_input
-        # Each person's mean face shape (lib.training.faces.face_shapes), for the swap's --follow; None: unknown.
+        # Each person's mean face shape (lib.model.state.face_shapes), for the swap's --follow; None: unknown.
         self.shapes = shapes
         # How its swaps are to be made (its recipe's convert settings, state.json): lib.swap.SwapOptions.over.
         self.convert_settings: Mapping[str, Any] = dict(convert_settings or {})

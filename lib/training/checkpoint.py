@@ -14,13 +14,13 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
 from lib.model import layers  # noqa: F401 (registers the custom layers the .keras files name)
-from lib.training.state import (
+from lib.model.saved import load_models
+from lib.model.state import (
     PARTS,
     POSES,
     SNAPSHOTS,
@@ -198,22 +198,6 @@ def load_trainer_state(model_dir: Path, state: State, trainer: Trainer) -> None:
         trainer.average.reset()  # the .keras files held the average (or, saved without one, the weights)
     if TRAINING_WEIGHTS in state.files:
         _load_by_position(model_dir, state, TRAINING_WEIGHTS, trainer.generator_variables, "training weights")
-
-
-def load_models(model_dir: Path, state: State, names: tuple[str, ...]) -> dict[str, Any]:
-    """Load sub-models (e.g. 'encoder', 'decoder_b') from the current checkpoint with safe_mode=True."""
-    folder = check_files(model_dir, state)
-    models = {}
-    for stem in names:
-        path = folder / f"{stem}.keras"
-        if path.name not in state.files:
-            raise FaceswapError(f"{model_dir}: {state.checkpoint} has no {path.name}: the model folder is damaged")
-        try:
-            models[stem] = keras.saving.load_model(path, compile=False, safe_mode=True)
-        except Exception as err:
-            raise FaceswapError(f"{model_dir}: cannot load {state.checkpoint}/{path.name} "
-                                f"({type(err).__name__}): the model folder is damaged") from err
-    return models
 
 
 def copy_parts(source_dir: Path, source: State, trainer: Trainer, parts: dict[str, str]) -> None:

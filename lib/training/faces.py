@@ -186,19 +186,6 @@ def pose_coverage(faces_a: FaceSet, faces_b: FaceSet) -> dict[str, Any] | None:
                             for side, faces in (("A", faces_a), ("B", faces_b)) if faces.landmarks is not None}}
 
 
-def face_shapes(poses: Any) -> dict[str, np.ndarray] | None:
-    """Each side's mean face shape (68, 2) in ALIGNED_SIZE pixels from what pose_coverage made (MODEL/poses.json);
-    None when it has none (a model trained before it was kept) or they are damaged."""
-    try:
-        scale = ALIGNED_SIZE / float(poses["shape_size"])
-        shapes = {side: np.asarray(poses["shape"][side], np.float64) * scale for side in ("A", "B")}
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return None
-    if any(shape.shape != (68, 2) or not np.isfinite(shape).all() for shape in shapes.values()):
-        return None
-    return shapes
-
-
 def coverage_warnings(coverage: dict[str, Any], pose_transfer: float = 0.0) -> list[str]:
     """One line per side and angle where UNCOVERED or more of a side's faces are beyond the other's poses, and,
     when there is any and training turns no faces (pose_transfer 0), one more line that says it can."""

@@ -34,7 +34,7 @@ from scripts.cluster import (
     spans,
 )
 from scripts.convert.args import Config
-from scripts.convert.run import Converter, Summary, settings_line
+from scripts.convert.converter import Converter, Summary, settings_line
 
 log = logging.getLogger("faceswap.convert")
 

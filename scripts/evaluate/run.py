@@ -26,12 +26,12 @@ from lib.frames import default_smoothing, frames_with_faces
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
 from lib.media import FrameSource
 from lib.metrics import interocular
+from lib.model.state import POSES
 from lib.model.swapper import Swapper, load_swapper
 from lib.occlusion import load_occluders
 from lib.pose import outside_share
 from lib.swap import FaceSwapper, SwapOptions
 from lib.tables import markdown_table
-from lib.training.state import POSES
 from lib.types import Frame, Landmarks
 from plugins.convert import load_face_swapper
 from plugins.extract.align import AlignOptions

@@ -31,7 +31,7 @@ from scripts.cluster import (
     spans,
 )
 from scripts.extract.args import Config, check
-from scripts.extract.run import Extractor, Summary
+from scripts.extract.extractor import Extractor, Summary
 
 log = logging.getLogger("faceswap.extract")
 

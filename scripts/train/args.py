@@ -9,9 +9,9 @@ from typing import Any
 from lib.errors import FaceswapError, check_range
 from lib.facefile import face_paths
 from lib.model.loss_spec import DEFAULT_LOSS, GAN_LOSSES, TERMS, format_loss, parse_loss
+from lib.model.state import DEFAULT_EMA, PARTS, ModelConfig, State, TrainingConfig, read_state
 from lib.recipes import RECIPES, Recipe, recipe
 from lib.training.multiworker import ENV, Cluster, read_cluster
-from lib.training.state import DEFAULT_EMA, PARTS, ModelConfig, State, TrainingConfig, read_state
 from plugins.train.model import REGISTRY, SUMMARIES
 from scripts.common import check_can_create
 
@@ -165,7 +165,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="train with N worker processes on this machine (N 2-16), each on its share of the "
                               "batch, their gradients summed every step (TensorFlow's "
                               "MultiWorkerMirroredStrategy); worker 0 writes the model folder. For several "
-                              "machines set TF_CONFIG on each instead (see README)")
+                              "machines set TF_CONFIG on each instead (see docs/cluster.md)")
     session.add_argument("--workers", type=int, default=None,
                          help="threads preparing faces (default: every CPU core, 2 to 16)")
     session.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
@@ -249,7 +249,7 @@ def local_workers(cluster: str) -> int:
     low, high = LOCAL_WORKERS
     if kind != "local":
         raise FaceswapError(f"--cluster {cluster}: train takes only local:N (N workers on this machine); for "
-                            f"several machines set {ENV} on each (see README)")
+                            f"several machines set {ENV} on each (see docs/cluster.md)")
     if not count.isdigit() or not low <= int(count) <= high:
         raise FaceswapError(f"--cluster local:N needs N from {low} to {high} worker processes, not {count!r}")
     return int(count)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from lib.errors import FaceswapError
+from lib.model.state import read_state
 from lib.training.multiworker import ENV, local_tf_config
-from lib.training.state import read_state
 from scripts.train.args import Config, local_workers, to_arguments
 from scripts.train.summary import Summary
 

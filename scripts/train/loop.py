@@ -14,15 +14,14 @@ import numpy as np
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
 from lib.image import SYNTHETIC_PNG_TEXT, write_png
+from lib.model.state import BEST, POSES, ModelConfig, State, TrainingConfig, face_shapes
 from lib.model.swapper import Swapper
+from lib.preview import preview_grid
 from lib.training.checkpoint import keep_copy, save_checkpoint
 from lib.training.curves import Curves, heldout_numbers
-from lib.training.faces import face_shapes
 from lib.training.feed import Feed
 from lib.training.heldout import HeldOutCheck
 from lib.training.multiworker import Cluster, lost_worker_errors, lost_worker_reason
-from lib.training.preview import preview_grid
-from lib.training.state import BEST, POSES, ModelConfig, State, TrainingConfig
 from lib.training.tensorboard import TrainingLog
 from lib.training.trainer import Trainer
 from scripts.progress import progress as show_progress

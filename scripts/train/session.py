@@ -16,6 +16,7 @@ from lib.evaluation.measure import FaceMeasurer
 from lib.expression import expression_warnings
 from lib.model.loss_spec import parse_loss
 from lib.model.parts import ModelOptions
+from lib.model.state import ModelConfig, State, TrainingConfig
 from lib.swap import SwapOptions
 from lib.training.checkpoint import copy_parts, load_trainer_state
 from lib.training.faces import FaceSet, coverage_warnings, load_faces, pose_coverage, shared_faces
@@ -30,7 +31,6 @@ from lib.training.multiworker import (
     pipeline_seed,
     read_cluster,
 )
-from lib.training.state import ModelConfig, State, TrainingConfig
 from lib.training.trainer import (
     LossOptions,
     Trainer,

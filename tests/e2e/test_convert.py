@@ -212,7 +212,7 @@ def test_follow_moves_the_swapped_features_and_0_turns_it_off(setup: Setup, fram
     face's region differs between the two."""
     from lib.model.swapper import load_swapper
     from scripts.convert.args import Config
-    from scripts.convert.run import settings_line
+    from scripts.convert.converter import settings_line
 
     model = load_swapper(setup.model)
     assert model.shapes is not None

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lib.model.state import read_state
 from lib.recipes import RECIPES
 from lib.swap import SwapOptions
-from lib.training.state import read_state
 from lib.video import probe_video, video_comment
 from scripts.demo.run import CLIPS
 from tests.conftest import assert_quiet, run_cli

@@ -24,7 +24,8 @@ from lib.types import DetectedFace
 from lib.video import VideoReader
 from plugins.extract.pipeline import FaceFinder
 from scripts.extract.args import Config
-from scripts.extract.run import Summary, run
+from scripts.extract.extractor import Summary
+from scripts.extract.run import run
 from tests.conftest import DATA, assert_quiet, run_cli
 
 pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out

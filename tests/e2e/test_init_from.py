@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.training.checkpoint import load_models
-from lib.training.state import read_state
+from lib.model.saved import load_models
+from lib.model.state import read_state
 from tests.conftest import DATA, assert_one_line_error, assert_quiet, run_cli
 from tests.model import extracted_faces
 

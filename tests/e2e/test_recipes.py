@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from lib.model.state import read_state
 from lib.recipes import RECIPES
-from lib.training.state import read_state
 from tests.conftest import DATA, run_cli
 from tests.model import extracted_faces
 

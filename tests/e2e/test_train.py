@@ -13,10 +13,10 @@ import pytest
 
 from lib.align import ALIGNED_SIZE, mean_aligned_shape
 from lib.image import SYNTHETIC_KEY, png_text, read_image
+from lib.model.state import read_state
 from lib.model.swapper import load_swapper
 from lib.pose import pose_range
 from lib.training.faces import load_faces
-from lib.training.state import read_state
 from scripts.console import NATIVE_LOG
 from tests.conftest import ROOT, assert_one_line_error, assert_quiet, run_cli
 from tests.model import extracted_faces, still_faces
@@ -185,8 +185,8 @@ def test_non_finite_loss_stops_without_saving(faces: tuple[Path, Path], tmp_path
     (In this process: scripts.train.run is what the CLI calls after parsing.)"""
     from lib.errors import FaceswapError
     from lib.model.parts import ModelOptions
+    from lib.model.state import ModelConfig, TrainingConfig
     from lib.training.checkpoint import save_checkpoint
-    from lib.training.state import ModelConfig, TrainingConfig
     from lib.training.trainer import LossOptions, Trainer
     from plugins.train.model.lightweight import Lightweight
     from scripts.train.args import Config

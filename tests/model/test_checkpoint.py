@@ -21,11 +21,12 @@ import tensorflow as tf
 from lib.errors import FaceswapError
 from lib.fileio import write_json_atomic
 from lib.model.parts import ModelOptions
+from lib.model.saved import load_models
+from lib.model.state import STATE, ModelConfig, State, TrainingConfig, read_state
 from lib.model.swapper import load_swapper
-from lib.training.checkpoint import load_models, load_trainer_state, save_checkpoint
+from lib.training.checkpoint import load_trainer_state, save_checkpoint
 from lib.training.faces import load_faces
 from lib.training.feed import Feed, FeedOptions
-from lib.training.state import STATE, ModelConfig, State, TrainingConfig, read_state
 from lib.training.trainer import LossOptions, Trainer
 from plugins.train.model.lightweight import Lightweight
 from tests.conftest import ROOT
@@ -301,7 +302,7 @@ def test_failed_write_during_a_save_keeps_the_last_good_save(saved: Saved, tmp_p
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from lib.training.state import STATE, ModelConfig, State, TrainingConfig, read_state
+from lib.model.state import STATE, ModelConfig, State, TrainingConfig, read_state
 from lib.training.trainer import LossOptions, Trainer
 from lib.training.checkpoint import save_checkpoint
 from lib.model.parts import ModelOptions

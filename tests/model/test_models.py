@@ -13,11 +13,11 @@ import tensorflow as tf
 from lib.errors import FaceswapError
 from lib.model.layers import PatchConv2D, PixelShuffle
 from lib.model.parts import ModelOptions, ModelParts
+from lib.model.state import ModelConfig, TrainingConfig
 from lib.model.swapper import load_swapper
 from lib.training.checkpoint import load_trainer_state, save_checkpoint
 from lib.training.faces import FaceSet, load_faces
 from lib.training.feed import Feed, FeedOptions
-from lib.training.state import ModelConfig, TrainingConfig
 from lib.training.trainer import LossOptions, Trainer
 from plugins.registry import load_plugin
 from plugins.train.model import REGISTRY

@@ -102,7 +102,7 @@ FACES = {"input_a": DATA / "chips" / "John_Simm", "input_b": DATA / "chips" / "J
 
 
 @pytest.mark.parametrize(("cluster", "words"), [
-    ("auto", ("--cluster auto", "takes only local:N", "set TF_CONFIG on each (see README)")),
+    ("auto", ("--cluster auto", "takes only local:N", "set TF_CONFIG on each (see docs/cluster.md)")),
     ("10.0.0.1:6379", ("for several machines set TF_CONFIG on each",)),
     ("local:1", ("from 2 to 16", "'1'")),
     ("local:17", ("from 2 to 16",)),

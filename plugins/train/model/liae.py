@@ -20,7 +20,7 @@ class Liae(Original):
     A's faces train (inter_a, inter_ab) and B's (inter_b, inter_ab); a swap of A to B reads A's face with
     inter_b. Meant to carry pose and expression through inter_ab to a decoder that has drawn both people in
     every pose either was recorded in, where a decoder per person (original, lightweight) draws only its own
-    person's poses; the README's quality section measures how far it does.
+    person's poses; docs/experiments.md measures how far it does.
     """
 
     NAME = "liae"
@@ -66,7 +66,7 @@ class LiaeOneWay(Liae):
     """DeepFaceLab's LIAE as DeepFaceLab has it, for swaps of A to B: B is drawn from (inter_ab, inter_ab), A from
     (inter_a, inter_ab), and there is no inter_b. A swap of A to B feeds the decoder A's face through inter_ab
     alone, the code both people's faces train, in the form B's faces train it. B to A (inter_a of B's face) is
-    the symmetric liae's swap. The README's quality section measures it against liae.
+    the symmetric liae's swap. docs/experiments.md measures it against liae.
     """
 
     NAME = "liae-oneway"

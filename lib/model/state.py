@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from lib.align import ALIGNED_SIZE
 from lib.errors import FaceswapError
 
 SCHEMA = "faceswap-model"
@@ -174,3 +177,16 @@ def check_files(model_dir: Path, state: State) -> Path:
             raise FaceswapError(f"{model_dir}: {state.checkpoint}/{name} is {problem}: the model folder is "
                                 f"damaged; restore it from a backup or a copy in {SNAPSHOTS}/")
     return folder
+
+
+def face_shapes(poses: Any) -> dict[str, np.ndarray] | None:
+    """Each side's mean face shape (68, 2) in ALIGNED_SIZE pixels from what pose_coverage made (MODEL/poses.json);
+    None when it has none (a model trained before it was kept) or they are damaged."""
+    try:
+        scale = ALIGNED_SIZE / float(poses["shape_size"])
+        shapes = {side: np.asarray(poses["shape"][side], np.float64) * scale for side in ("A", "B")}
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if any(shape.shape != (68, 2) or not np.isfinite(shape).all() for shape in shapes.values()):
+        return None
+    return shapes

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lib.image import read_image
-from lib.training.preview import make_preview
+from lib.preview import make_preview
 from tests.conftest import DATA
 
 N = 64

@@ -1,6 +1,8 @@
 """Atomic writes: a reader never sees a half-written file, a crash never leaves one."""
 from __future__ import annotations
 
+import fcntl
+import glob
 import json
 import os
 import tempfile
@@ -30,3 +32,27 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write obj as indented JSON, atomically."""
     write_bytes_atomic(path, json.dumps(obj, indent=1).encode("utf-8"))
+
+
+def hold_partial(path: Path) -> tuple[Path, int]:
+    """A hidden name beside path for a file that another program writes before it is renamed into place
+    (`.<stem>.partial-<pid><suffix>`), created empty and locked (flock) by this process until the returned
+    descriptor is closed. Partial files of path that no process holds, left by a run that was killed, are removed
+    first: the lock goes with its process, however it ended."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{glob.escape(path.stem)}.partial-*{glob.escape(path.suffix)}"):
+        try:
+            handle = os.open(stale, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stale.unlink(missing_ok=True)  # nobody writes it
+        except BlockingIOError:
+            pass  # another run is writing it now
+        finally:
+            os.close(handle)
+    temp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    handle = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666 & ~_UMASK)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return temp, handle

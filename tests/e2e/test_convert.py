@@ -375,6 +375,25 @@ def test_interrupted_run_leaves_no_partial_video(signum: int, started_ignoring: 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_killed_runs_partial_video_is_removed_by_the_next_run(setup: Setup, tmp_path: Path) -> None:
+    """kill -9 gives convert no chance to clean up: its hidden partial video stays, and the next convert to the
+    same output removes it."""
+    target = tmp_path / "out.mp4"
+    command = [sys.executable, str(ROOT / "faceswap.py"), "convert", "-i", str(VIDEO), "-o", str(target), "-m",
+               str(setup.model), "-p", str(setup.alignments_path)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".out.partial") for p in tmp_path.iterdir()):  # the writer has begun
+        assert process.poll() is None and time.monotonic() < deadline, "convert ended before it could be killed"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    left = [p.name for p in tmp_path.iterdir()]
+    assert left == [f".out.partial-{process.pid}.mp4"], left
+    run_cli(*command[2:], check=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+
+
 # --- bad input -----------------------------------------------------------------------------------------------
 
 def test_missing_or_foreign_model(setup: Setup, tmp_path: Path) -> None:

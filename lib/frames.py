@@ -1,5 +1,6 @@
 """Frames on their way to a swap, for convert and evaluate alike: read ahead, their faces taken from the
-alignments file (checked against the input) or found on the fly, smoothed over time, grouped for the model.
+alignments file (checked against the input) or found on the fly, smoothed over time, only the people to swap
+kept, grouped for the model.
 
 Faces found on the fly come from a lib.types.FaceFinder the caller builds (plugins.extract.pipeline's).
 """
@@ -12,11 +13,13 @@ from pathlib import Path
 from lib.align import transform_points, umeyama
 from lib.alignments import Alignments, load_alignments
 from lib.errors import FaceswapError
+from lib.identity import IdentityFilter
 from lib.media import FrameSource, default_alignments_path
 from lib.readahead import read_ahead
 from lib.smoothing import LandmarkSmoother
 from lib.types import DetectedFace, FaceFinder, Frame, Landmarks, MeshXY
 
+NOT_PEOPLE = "not the --reference person"  # why a frame with faces was written unchanged
 VIDEO_SMOOTHING = 1.0  # landmark smoothing (Gaussian sigma, frames) by default for a video; frames: off
 
 
@@ -168,10 +171,27 @@ def _smooth(frame: WorkFrame, faces: list[Landmarks]) -> None:
 
 
 def frames_with_faces(source: FrameSource, ranges: list[tuple[int, int]], lookup: FaceLookup | None,
-                      finder: FaceFinder | None, sigma: float) -> Iterator[WorkFrame]:
-    """Every frame of the source in order (decoded on a reader thread) with its faces, smoothed when sigma > 0."""
+                      finder: FaceFinder | None, sigma: float, *,
+                      people: IdentityFilter | None = None) -> Iterator[WorkFrame]:
+    """Every frame of the source in order (decoded on a reader thread) with its faces, smoothed when sigma > 0,
+    then (people) only the faces of the people to swap (convert --reference)."""
     frames = with_faces(read_ahead(work_frames(source, ranges)), lookup, finder)
-    return smoothed(frames, sigma) if sigma > 0 else frames
+    frames = smoothed(frames, sigma) if sigma > 0 else frames
+    return frames if people is None else (keep_people(frame, people) for frame in frames)
+
+
+def keep_people(frame: WorkFrame, people: IdentityFilter) -> WorkFrame:
+    """The frame with only the faces the filter keeps (their meshes alike); status NOT_PEOPLE when it had faces
+    to swap and none is kept. Frames outside the ranges or unread are left alone."""
+    if frame.image is None or not frame.in_range or not frame.faces:
+        return frame
+    kept = [index for index, face in enumerate(frame.faces)
+            if people.verdict(frame.image, face) is IdentityFilter.KEPT]
+    if not kept:
+        frame.status = NOT_PEOPLE
+    frame.faces = [frame.faces[index] for index in kept]
+    frame.meshes = [frame.meshes[index] for index in kept]
+    return frame
 
 
 def chunks(frames: Iterator[WorkFrame], faces: int, max_frames: int = 32) -> Iterator[list[WorkFrame]]:

@@ -10,7 +10,7 @@ from lib.identity import SAME_PERSON
 from lib.image import is_image_path
 from lib.smoothing import check_sigma
 from lib.swap import SwapOptions
-from lib.video import is_video_path
+from lib.video import DEFAULT_CRF, DEFAULT_PRESET, is_video_path
 from plugins.convert.writer import REGISTRY as WRITERS
 from plugins.convert.writer import writer_kind
 from scripts.cluster import parse_cluster
@@ -91,8 +91,8 @@ class Config:
     image_format: str = "png"
     fps: float | None = None
     reference_video: Path | None = None
-    crf: int = 18
-    preset: str = "veryfast"
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
     overwrite: bool = False
     cluster: str | None = None
 

@@ -22,7 +22,6 @@ from scripts.common import face_source, input_lines
 from scripts.convert.args import Config, parse_frame_ranges
 
 log = logging.getLogger("faceswap.convert")
-NOT_REFERENCE = "not the --reference person"
 
 
 @dataclass
@@ -82,17 +81,6 @@ def _identity_filter(cfg: Config, finder: FaceFinder | None) -> IdentityFilter |
     return IdentityFilter(describer, people, [], cfg.reference_threshold)
 
 
-def _keep_reference(frame: WorkFrame, people: IdentityFilter) -> None:
-    """Drop the frame's faces that are not the reference person."""
-    assert frame.image is not None
-    kept = [index for index, face in enumerate(frame.faces)
-            if people.verdict(frame.image, face) is IdentityFilter.KEPT]
-    if frame.faces and not kept:
-        frame.status = NOT_REFERENCE
-    frame.faces = [frame.faces[index] for index in kept]
-    frame.meshes = [frame.meshes[index] for index in kept]
-
-
 class Converter:
     """convert's work on frames, for the whole input or a part of it (a cluster worker's): faces' source
     (alignments or a detector), identity filter and model loaded once."""
@@ -114,10 +102,11 @@ class Converter:
         """Swap every frame of source and write it (only frames keep[0] <= index < keep[1] with keep: the
         others are context for smoothing); the writer is closed, or aborted on an error."""
         output: WriteBehind[OutputFrame] = WriteBehind(writer.write, f"the output {self.cfg.output}")
-        frames = frames_with_faces(source, self.ranges, self.lookup, self.finder, self.sigma(source))
+        frames = frames_with_faces(source, self.ranges, self.lookup, self.finder, self.sigma(source),
+                                   people=self.people)
         try:
             for group in chunks(frames, self.swapper.options.batch_size):
-                _swap_group(group, self.swapper, self.people, self.cfg.direction)
+                _swap_group(group, self.swapper, self.cfg.direction)
                 for frame in group:
                     if keep is None or keep[0] <= frame.index < keep[1]:
                         _write(frame, output, summary, self.dropping)
@@ -153,14 +142,9 @@ def settings_line(cfg: Config, model: Swapper, sigma: float) -> str:
             f"blend {options.blend}{sharpen}{smoothing}{follow}")
 
 
-def _swap_group(group: list[WorkFrame], swapper: FaceSwapper, people: IdentityFilter | None,
-                direction: str) -> None:
+def _swap_group(group: list[WorkFrame], swapper: FaceSwapper, direction: str) -> None:
     """Swap the faces of a group of frames in place (frame.image replaced); frames outside the ranges stay."""
     ready = [frame for frame in group if frame.image is not None and frame.in_range and frame.faces]
-    if people is not None:
-        for frame in ready:
-            _keep_reference(frame, people)
-        ready = [frame for frame in ready if frame.faces]
     if not ready:
         return
     results = swapper.swap_frames([frame.image for frame in ready if frame.image is not None],

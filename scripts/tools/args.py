@@ -9,6 +9,7 @@ from pathlib import Path
 from lib.curation import KEYS, CleanOptions
 from lib.errors import FaceswapError, check_range
 from lib.identity import SAME_PERSON
+from lib.video import DEFAULT_CRF, DEFAULT_PRESET
 from scripts.options import (
     DEFAULT_DETECTOR,
     add_detector_argument,
@@ -119,8 +120,8 @@ class Config:
     image_format: str = "png"
     fps: float | None = None
     reference_video: Path | None = None
-    crf: int = 18
-    preset: str = "veryfast"
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
     by: str = "identity"
     undo: bool = False
     reference: list[Path] = field(default_factory=list)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lib.errors import FaceswapError, check_range
-from lib.video import H264_SUFFIXES
+from lib.video import DEFAULT_CRF, DEFAULT_PRESET, H264_SUFFIXES
 
 if TYPE_CHECKING:
     from lib.types import Frame
@@ -46,8 +46,8 @@ class WriterOptions:
 
     output: Path
     fps: float = 25.0
-    crf: int = 18
-    preset: str = "veryfast"
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
     audio: Path | None = None
     image_format: str = "png"
     jpg_quality: int = 95

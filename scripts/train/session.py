@@ -14,6 +14,7 @@ import tensorflow as tf
 from lib.errors import FaceswapError
 from lib.evaluation.measure import FaceMeasurer
 from lib.expression import expression_warnings
+from lib.folderlock import FolderLock
 from lib.model.loss_spec import parse_loss
 from lib.model.parts import ModelOptions
 from lib.model.state import ModelConfig, State, TrainingConfig
@@ -65,9 +66,17 @@ def _check_two_people(faces_a: FaceSet, faces_b: FaceSet, cfg: Config) -> None:
 
 def train(cfg: Config) -> Summary:
     """Train for --iterations more, --minutes, or until Ctrl-C / SIGTERM, saving on the way and at the end;
-    returns what the run did. With TF_CONFIG set, this process is one worker of several."""
-    state, values, training, init = check(cfg)
+    returns what the run did. With TF_CONFIG set, this process is one worker of several. The model folder is
+    locked while it trains (by the chief, the one worker that writes it): a second train on it is refused."""
     cluster = read_cluster()
+    if cluster is not None and not cluster.is_chief:
+        return _train(cfg, cluster)
+    with FolderLock(cfg.model_dir, "training it"):
+        return _train(cfg, cluster)
+
+
+def _train(cfg: Config, cluster: Cluster | None) -> Summary:
+    state, values, training, init = check(cfg)  # again, now that the folder is ours: it may have moved on
     if cluster is not None:
         follow_parent()  # started by --cluster local:N: end with it
         if not cluster.is_chief:

@@ -62,9 +62,9 @@ def test_two_workers_train_in_step_one_resumes_two_stop_together(faces: tuple[Pa
     state = _state(model)
     assert state["iteration"] == 3 and state["checkpoint"] == "ckpt-3"
     # Only the chief's files, at any depth: the two checkpoints it kept, one TensorBoard writer, its curves and
-    # preview, the training faces' poses; and the second worker's log folder is gone.
+    # preview, the training faces' poses, the lock it held; and the second worker's log folder is gone.
     events = [path.name for path in (model / "logs").iterdir()]
-    expected = {"state.json", "curves.json", "curves.png", "preview.png", "poses.json",
+    expected = {"state.json", "curves.json", "curves.png", "preview.png", "poses.json", ".lock",
                 *(f"logs/{name}" for name in events),
                 *(f"ckpt-{it}/{name}" for it in (2, 3) for name in state["files"])}
     assert len(events) == 1 and {str(path.relative_to(model)) for path in model.rglob("*") if path.is_file()} \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,6 +33,21 @@ from lib.training import augment
 from lib.training.faces import FaceSet
 
 KEYS = ("warped", "target", "mask", "weight", "occluder")
+
+
+@dataclass(frozen=True)
+class WarpSchedule:
+    """When a run's batches stop being warped (train --no-warp-after): from batch number `batches` of the run
+    on, or from the first batch asked for `seconds` after the run's first, whichever comes first (None: never
+    by that measure). The feed reads it as it asks its workers for each batch, so a batch's warp never depends
+    on when a worker got to it."""
+
+    batches: int | None = None
+    seconds: float | None = None
+
+    def unwarped(self, index: int, elapsed: float) -> bool:
+        return ((self.batches is not None and index >= self.batches)
+                or (self.seconds is not None and elapsed >= self.seconds))
 
 
 # The most pose_transfer turns a face (degrees, yaw and pitch each): beyond, the warp stretches the far cheek.
@@ -257,14 +273,16 @@ class _Side:
 class Feed:
     """Endless augmented batches of both sides, reproducible from options.seed."""
 
-    def __init__(self, faces_a: FaceSet, faces_b: FaceSet, options: FeedOptions) -> None:
+    def __init__(self, faces_a: FaceSet, faces_b: FaceSet, options: FeedOptions,
+                 schedule: WarpSchedule | None = None) -> None:
         self.options = options
+        self.schedule = schedule or WarpSchedule()
         self._sides = {"a": _Side(faces_a, options), "b": _Side(faces_b, options)}
         seed = options.seed if options.seed is not None else np.random.SeedSequence().entropy
         self._seed = int(seed)  # type: ignore[arg-type]
         self._occluders: OccluderMaker | None = None
-        self._asked = 0  # batches asked of the workers so far
-        self._unwarped_from = math.inf  # batches from this index on are made without the warp (stop_warping)
+        # The first batch made without the warp (the schedule's, decided when it is asked for); inf: none yet.
+        self.unwarped_from: float = math.inf
         if options.occlusion > 0:
             faces, skin = [], []
             for side in self._sides.values():  # backgrounds and skin of both people
@@ -274,7 +292,8 @@ class Feed:
             self._occluders = OccluderMaker(faces, skin)
 
     def make_batch(self, index: int) -> dict[str, np.ndarray]:
-        """Batch number index of the endless sequence (depends only on the seed and index)."""
+        """Batch number index of the endless sequence (depends only on the seed, the index and whether the
+        schedule had stopped the warp by then)."""
         batch: dict[str, np.ndarray] = {}
         for number, (key, side) in enumerate(self._sides.items()):
             other = self._sides["b" if key == "a" else "a"]
@@ -282,30 +301,32 @@ class Feed:
             # Occluders draw from a stream of their own: the rest of the batch is the same with or without them.
             occlusion = (None if self._occluders is None else
                          (np.random.default_rng([self._seed, index, number, 1]), self._occluders))
-            for name, value in side.batch(rng, other, occlusion, warp=index < self._unwarped_from).items():
+            for name, value in side.batch(rng, other, occlusion, warp=index < self.unwarped_from).items():
                 batch[f"{name}_{key}"] = value
         return batch
 
     def batches(self) -> Iterator[dict[str, np.ndarray]]:
-        """Batches in order, made by options.workers threads that keep working ahead of the consumer."""
+        """Batches in order, made by options.workers threads that keep working ahead of the consumer; the warp
+        schedule's clock starts with the first."""
         pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="feed")
+        started = time.monotonic()
+
+        def ask(index: int) -> Future[dict[str, np.ndarray]]:
+            if index < self.unwarped_from and self.schedule.unwarped(index, time.monotonic() - started):
+                self.unwarped_from = index
+            return pool.submit(self.make_batch, index)
+
         ahead = 2 * self.options.workers
         try:
-            pending: deque[Future[dict[str, np.ndarray]]] = deque(
-                pool.submit(self.make_batch, index) for index in range(ahead))
-            self._asked = ahead
+            pending: deque[Future[dict[str, np.ndarray]]] = deque(ask(index) for index in range(ahead))
+            asked = ahead
             while True:
                 batch = pending.popleft().result()
-                pending.append(pool.submit(self.make_batch, self._asked))
-                self._asked += 1
+                pending.append(ask(asked))
+                asked += 1
                 yield batch
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-
-    def stop_warping(self) -> None:
-        """Make the batches not yet asked for without the warp (train --no-warp-after); the few asked for ahead
-        keep theirs, so a batch's warp never depends on when its worker got to it."""
-        self._unwarped_from = self._asked
 
     def element_spec(self) -> dict[str, tf.TensorSpec]:
         """The static shapes and dtypes of a batch, as TensorSpecs."""

@@ -114,11 +114,9 @@ class Loop:
         # The chief's clock and held-out scores decide for every worker.
         deadline = None if cfg.minutes is None or not self.chief else began_run + 60 * cfg.minutes
         faces_per_step = 2 * self.training.batch_size
-        # --no-warp-after: the iteration and the time (each worker's clock) from which the inputs are not warped.
+        # --no-warp-after: the feed's schedule unwarps the batches; said here when the first of them is trained on.
         share = warp_share(cfg, self.training) if self.training.warp else None
-        warp_until = (None if share is None or cfg.iterations is None
-                      else self.iteration + math.ceil(share * cfg.iterations))
-        warp_deadline = None if share is None or cfg.minutes is None else began_run + 60 * share * cfg.minutes
+        unwarped_said = False
         times: deque[float] = deque(maxlen=20)
         smooth: dict[str, float] = {}
         if self.chief:
@@ -136,10 +134,8 @@ class Loop:
                     if self.cluster is None and wish.any():  # alone: stop now, before another step
                         summary.stopped_by = self._stopped_by(wish, stop.signal)
                         break
-                    if ((warp_until is not None and self.iteration >= warp_until)
-                            or (warp_deadline is not None and time.monotonic() >= warp_deadline)):
-                        self.feed.stop_warping()
-                        warp_until = warp_deadline = None
+                    if not unwarped_said and self.iteration - first + 1 >= self.feed.unwarped_from:
+                        unwarped_said = True
                         log.info("iteration %d: the inputs are no longer warped (--no-warp-after %g)",
                                  self.iteration, share)
                     self._schedule()

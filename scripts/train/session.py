@@ -4,6 +4,7 @@ TF_CONFIG), and scripts/train/loop.py run."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -21,7 +22,7 @@ from lib.model.state import ModelConfig, State, TrainingConfig
 from lib.swap import SwapOptions
 from lib.training.checkpoint import copy_parts, load_trainer_state
 from lib.training.faces import FaceSet, coverage_warnings, load_faces, pose_coverage, shared_faces
-from lib.training.feed import Feed, FeedOptions, default_workers
+from lib.training.feed import Feed, FeedOptions, WarpSchedule, default_workers
 from lib.training.heldout import HeldOutCheck
 from lib.training.multiworker import (
     Cluster,
@@ -45,7 +46,7 @@ from plugins.extract.align import AlignOptions
 from plugins.extract.align.dlib68 import Dlib68Aligner
 from plugins.registry import load_plugin
 from plugins.train.model import REGISTRY
-from scripts.train.args import Config, Start, check, option_name
+from scripts.train.args import Config, Start, check, option_name, warp_share
 from scripts.train.launch import follow_parent
 from scripts.train.loop import Loop
 from scripts.train.summary import Summary
@@ -163,13 +164,23 @@ def _worker_batches(strategy: tf.distribute.Strategy, feed: Feed) -> Iterator[An
 def _feed(cfg: Config, config: ModelConfig, training: TrainingConfig, faces: tuple[FaceSet, FaceSet], *,
           batch_size: int, pipeline: int) -> Feed:
     """The data feed of input pipeline number pipeline (one per worker), batch_size faces per side."""
-    return Feed(*faces, FeedOptions(
+    return Feed(*faces, schedule=_warp_schedule(cfg, training), options=FeedOptions(
         size=config.size, coverage=config.coverage, batch_size=batch_size, warp=training.warp,
         color_match=training.color_match, motion_blur=training.motion_blur, mask_input=config.mask_input,
         occlusion=training.occlusion_aug, pose_transfer=training.pose_transfer, blink=training.blink_aug,
         expression_balance=training.expression_balance,
         eye_multiplier=config.eye_multiplier, mouth_multiplier=config.mouth_multiplier,
         workers=cfg.workers or default_workers(), seed=pipeline_seed(cfg.seed, pipeline)))
+
+
+def _warp_schedule(cfg: Config, training: TrainingConfig) -> WarpSchedule:
+    """When this run's batches stop being warped: --no-warp-after's share (or the recipe's) of --iterations, or
+    of --minutes on this worker's clock; never without one."""
+    share = warp_share(cfg, training) if training.warp else None
+    if share is None:
+        return WarpSchedule()
+    return WarpSchedule(batches=None if cfg.iterations is None else math.ceil(share * cfg.iterations),
+                        seconds=None if cfg.minutes is None else 60 * share * cfg.minutes)
 
 
 def _make_strategy(cfg: Config, cluster: Cluster | None) -> tf.distribute.Strategy:

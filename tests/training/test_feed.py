@@ -13,7 +13,7 @@ from lib.errors import FaceswapError
 from lib.masks import hull_mask, region_weights
 from lib.training import augment
 from lib.training.faces import FaceSet, load_faces
-from lib.training.feed import Feed, FeedOptions
+from lib.training.feed import Feed, FeedOptions, WarpSchedule
 from tests.conftest import DATA
 from tests.training import extracted_faces
 
@@ -94,19 +94,27 @@ def test_the_input_is_warped_but_the_target_is_not(sets: tuple[FaceSet, FaceSet]
         assert 0.005 < difference < 0.08  # moved a little, still the same face
 
 
-def test_stop_warping_unwarps_the_batches_not_yet_asked_for(sets: tuple[FaceSet, FaceSet]) -> None:
-    feed = _feed(sets, replace(PLAIN, warp=True, workers=2))
+def test_the_warp_schedule_unwarps_from_its_batch_whenever_the_workers_get_there(
+        sets: tuple[FaceSet, FaceSet]) -> None:
+    """--no-warp-after N iterations: batches from number N on are unwarped, however far ahead the workers are;
+    by time: every batch asked for once the time has come."""
+    feed = Feed(sets[0], sets[1], replace(PLAIN, warp=True, workers=2), WarpSchedule(batches=3))
     made = feed.batches()
     try:
-        batches = [next(made)]  # asks for batches 0-4: two workers, twice their number ahead, and one more
-        feed.stop_warping()
-        batches += [next(made) for _ in range(6)]
+        batches = [next(made) for _ in range(6)]
     finally:
         made.close()
     unwarped = [bool(np.array_equal(batch["warped_a"], batch["target_a"])) for batch in batches]
-    assert unwarped == [False] * 5 + [True] * 2
-    # Still the seed's batches: batch 6 is make_batch(6).
-    np.testing.assert_array_equal(batches[6]["target_b"], feed.make_batch(6)["target_b"])
+    assert unwarped == [False] * 3 + [True] * 3 and feed.unwarped_from == 3
+    # Still the seed's batches: batch 4 is make_batch(4).
+    np.testing.assert_array_equal(batches[4]["target_b"], feed.make_batch(4)["target_b"])
+    timed = Feed(sets[0], sets[1], replace(PLAIN, warp=True, workers=2), WarpSchedule(seconds=0.0))
+    made = timed.batches()
+    try:
+        assert np.array_equal(next(made)["warped_a"], timed.make_batch(0)["target_a"])
+    finally:
+        made.close()
+    assert timed.unwarped_from == 0
 
 
 def test_target_and_masks_get_the_same_transform(sets: tuple[FaceSet, FaceSet]) -> None:

@@ -1,6 +1,8 @@
 """docs/usage.md is what the argument parsers say (scripts/usage.py generates it)."""
 from __future__ import annotations
 
+import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,22 @@ def test_option_words() -> None:
     words = usage.option_words({"model": "lightweight", "learn_mask": True, "batch_size": 8, "learning_rate": 4e-4,
                                 "warp": False})
     assert words == "lightweight --learn-mask --batch-size 8 --learning-rate 0.0004 --no-warp"
+
+
+def test_train_help_states_the_defaults_a_new_model_gets() -> None:
+    """train's help says each default in words; the values a new model gets are scripts.train.args.DEFAULTS:
+    they must agree (a default changed in one place only turns this red)."""
+    from scripts.train.args import DEFAULTS, add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    checked = 0
+    for action in parser._actions:
+        said = re.search(r"\(default: ([^)]*)\)", action.help or "")
+        if action.dest not in DEFAULTS or said is None or re.search(r"\b(when|with)\b", said.group(1)):
+            continue
+        value = DEFAULTS[action.dest]
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        assert re.split(r"[,\s]", said.group(1))[0] == shown, f"{action.option_strings[0]}: {said.group(0)}"
+        checked += 1
+    assert checked >= 12

@@ -61,32 +61,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help=f"architecture (default: {DEFAULT_MODEL}). {models}")
     new.add_argument("--size", type=int, default=None, help="model input size in pixels (default: the model's)")
     new.add_argument("--coverage", type=float, default=None,
-                     help="share of the aligned face the model sees, 0.25-1 (default: 0.6, brows to chin)")
+                     help="share of the aligned face the model sees, 0.25-1 "
+                          f"(default: {DEFAULTS['coverage']:g}, brows to chin)")
     new.add_argument("--learn-mask", action="store_true", default=None,
                      help="also learn a face mask (convert can blend with it)")
     new.add_argument("--gan", action="store_true", default=None,
                      help="add a PatchGAN discriminator per side (sharper, slower)")
-    new.add_argument("--gan-loss", choices=GAN_LOSSES, default=None, help="GAN loss (default: lsgan)")
+    new.add_argument("--gan-loss", choices=GAN_LOSSES, default=None,
+                     help=f"GAN loss (default: {DEFAULTS['gan_loss']})")
     new.add_argument("--gan-weight", type=float, default=None,
-                     help="weight of the adversarial loss (default: 0.1)")
+                     help=f"weight of the adversarial loss (default: {DEFAULTS['gan_weight']:g})")
     new.add_argument("--loss", default=None,
                      help=f"reconstruction loss: terms of {', '.join(TERMS)} joined by +, each with an optional "
                           f":weight (default: {DEFAULT_LOSS})")
     new.add_argument("--mask-input", action="store_true", default=None,
                      help="show the model each face without its background (blanked outside the face hull): "
                           "it cannot tell the two people apart by their backgrounds, only by their faces")
-    new.add_argument("--eye-multiplier", type=float, default=None, help="loss weight of the eyes (default: 3)")
-    new.add_argument("--mouth-multiplier", type=float, default=None, help="loss weight of the mouth (default: 2)")
+    new.add_argument("--eye-multiplier", type=float, default=None,
+                     help=f"loss weight of the eyes (default: {DEFAULTS['eye_multiplier']:g})")
+    new.add_argument("--mouth-multiplier", type=float, default=None,
+                     help=f"loss weight of the mouth (default: {DEFAULTS['mouth_multiplier']:g})")
     new.add_argument("--background-weight", type=float, default=None,
-                     help="loss weight outside the face hull, 0-1 (default: 0.1)")
+                     help=f"loss weight outside the face hull, 0-1 (default: {DEFAULTS['background_weight']:g})")
     run = parser.add_argument_group("training (left out on resume: the stored value; may be changed)")
-    run.add_argument("--batch-size", type=int, default=None, help="faces per side per step (default: 16)")
-    run.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default: 5e-05)")
+    run.add_argument("--batch-size", type=int, default=None,
+                     help=f"faces per side per step (default: {DEFAULTS['batch_size']})")
+    run.add_argument("--learning-rate", type=float, default=None,
+                     help=f"Adam learning rate (default: {DEFAULTS['learning_rate']:g})")
     run.add_argument("--clip-norm", type=float, default=None,
-                     help="clip the gradients' global norm to this, 0 for no clipping (default: 1.0)")
+                     help="clip the gradients' global norm to this, 0 for no clipping "
+                          f"(default: {DEFAULTS['clip_norm']:g})")
     run.add_argument("--color-match", type=float, default=None,
-                     help="probability of matching a face's colours to a face of the other side (default: 0)")
-    run.add_argument("--motion-blur", type=float, default=None, help="probability of motion blur (default: 0)")
+                     help="probability of matching a face's colours to a face of the other side "
+                          f"(default: {DEFAULTS['color_match']:g})")
+    run.add_argument("--motion-blur", type=float, default=None,
+                     help=f"probability of motion blur (default: {DEFAULTS['motion_blur']:g})")
     run.add_argument("--occlusion-aug", type=float, default=None, metavar="P",
                      help="share of faces shown with an object pasted in front of them (real photos, "
                           "backgrounds, hand-shaped skin), so that the learned mask leaves hands, microphones "

@@ -21,7 +21,7 @@ import pytest
 
 from lib.align import align_matrix, coverage_matrix
 from lib.alignments import Alignments, load_alignments
-from lib.image import SYNTHETIC_KEY, png_text, read_image
+from lib.image import SYNTHETIC_KEY, is_marked_synthetic, png_text, read_image
 from lib.video import VideoReader, VideoWriter, find_ffmpeg, probe_video, video_comment
 from tests.conftest import DATA, PEER_VIDEO, ROOT, assert_one_line_error, assert_quiet, peer_model, run_cli
 
@@ -373,6 +373,13 @@ def test_interrupted_run_leaves_no_partial_video(signum: int, started_ignoring: 
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_gif_out_is_marked_synthetic(setup: Setup, tmp_path: Path) -> None:
+    target = tmp_path / "out.gif"
+    summary = _convert(setup, VIDEO, target, alignments=setup.alignments_path, frame_ranges=["0-5"])
+    assert summary.frames_written == 6 and summary.frames_swapped > 0
+    assert target.read_bytes()[:6] == b"GIF89a" and is_marked_synthetic(target)
 
 
 def test_a_killed_runs_partial_video_is_removed_by_the_next_run(setup: Setup, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from lib.align import MOUTH, align_matrix, coverage_matrix
 from lib.alignments import load_alignments
-from lib.image import read_image, write_png
+from lib.image import is_marked_synthetic, read_image, write_png
 from lib.masks import hull_mask
 from lib.occlusion import load_occluders, paste
 from lib.swap import ALIGNED_SIZE
@@ -90,3 +90,4 @@ def test_evaluate_measures_held_out_occluders(model: tuple[Path, Path, Path], tm
         assert scores["faces"] == 10 and scores["measured"] >= 8
         assert 0.3 < scores["occluder_kept"] <= 1 and 0.6 < scores["face_iou"] <= 1
     assert read_image(tmp_path / "eval" / "occlusion.png").shape[0] == 6 * 128
+    assert is_marked_synthetic(tmp_path / "eval" / "occlusion.png")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lib.align import ALIGNED_SIZE, mean_aligned_shape
-from lib.image import SYNTHETIC_KEY, png_text, read_image
+from lib.image import SYNTHETIC_KEY, is_marked_synthetic, png_text, read_image
 from lib.model.state import read_state
 from lib.model.swapper import load_swapper
 from lib.pose import pose_range
@@ -72,6 +72,7 @@ def test_train_then_resume(faces: tuple[Path, Path], tmp_path: Path) -> None:
     assert preview.shape[0] == 6 * 64  # rows A, A->A, A->B, B, B->B, B->A
     assert SYNTHETIC_KEY.decode() in png_text((model / "preview.png").read_bytes())
     assert sorted(p.name for p in (model / "timelapse").iterdir()) == ["00000005.png", "00000010.png"]
+    assert all(is_marked_synthetic(p) for p in (model / "timelapse").iterdir())
     assert (model / "snapshots" / "10" / "state.json").is_file()
     events = b"".join(p.read_bytes() for p in (model / "logs").iterdir())  # TensorBoard scalars at iteration 10
     assert all(name in events for name in (b"loss_a", b"loss_b", b"mask_a", b"egs_per_second", b"scalars"))

@@ -24,6 +24,7 @@ from bench.common import DATA, ROOT, describe_machine, format_table, machine, qu
 if TYPE_CHECKING:
     import tensorflow as tf
 
+    from lib.training.batch import Batch
     from lib.training.feed import Feed
 
 SIZES = (64, 128)
@@ -60,7 +61,7 @@ def map_dataset(feed: Feed) -> tf.data.Dataset:
     keys = list(spec)
 
     def make(index: Any) -> tuple[Any, ...]:
-        batch = feed.make_batch(int(index))
+        batch: dict[str, Any] = dict(feed.make_batch(int(index)))
         return tuple(batch[key] for key in keys)
 
     def wrap(index: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -78,7 +79,7 @@ def handover_dataset(feed: Feed) -> tf.data.Dataset:
 
     batch = feed.make_batch(0)
 
-    def again() -> Iterator[dict[str, Any]]:
+    def again() -> Iterator[Batch]:
         while True:
             yield batch
 

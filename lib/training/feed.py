@@ -30,9 +30,8 @@ from lib.masks import blank_background, hull_mask, region_weights
 from lib.occlusion import OccluderMaker, paste, place, skin_box
 from lib.pose import turn_landmarks
 from lib.training import augment
+from lib.training.batch import ARRAYS, Batch, SideBatch, join_sides
 from lib.training.faces import FaceSet
-
-KEYS = ("warped", "target", "mask", "weight", "occluder")
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,7 @@ class _Side:
         return list(self.images), [skin_box(transform_points(to_cache, points)) for points in self.landmarks]
 
     def batch(self, rng: np.random.Generator, other: _Side, occlusion: tuple[np.random.Generator, OccluderMaker]
-              | None = None, *, warp: bool = True) -> dict[str, np.ndarray]:
+              | None = None, *, warp: bool = True) -> SideBatch:
         """One side's batch: warped, target (B, n, n, 3), mask, weight, occluder (B, n, n, 1); float32. occlusion:
         the random stream and maker of the occluders pasted over options.occlusion of the inputs; occluder is
         each one's opacity (0 without). warp False: the inputs are not warped even with options.warp."""
@@ -212,7 +211,7 @@ class _Side:
                     weight[j, ..., 0] *= 1 - alpha
                     occluders[j, ..., 0] = alpha
         images = self._colour(rng, _to_float(pair), indices, other)
-        return {"warped": images[0], "target": images[1], "mask": mask, "weight": weight, "occluder": occluders}
+        return SideBatch(warped=images[0], target=images[1], mask=mask, weight=weight, occluder=occluders)
 
     def _eyes_shut(self, rng: np.random.Generator, index: int) -> np.ndarray:
         """Face `index` as kept, or for options.blink of the faces a copy with its eyes shut (the upper lids 70 to
@@ -291,34 +290,33 @@ class Feed:
                 skin += side_skin
             self._occluders = OccluderMaker(faces, skin)
 
-    def make_batch(self, index: int) -> dict[str, np.ndarray]:
+    def make_batch(self, index: int) -> Batch:
         """Batch number index of the endless sequence (depends only on the seed, the index and whether the
         schedule had stopped the warp by then)."""
-        batch: dict[str, np.ndarray] = {}
+        sides = []
         for number, (key, side) in enumerate(self._sides.items()):
             other = self._sides["b" if key == "a" else "a"]
             rng = np.random.default_rng([self._seed, index, number])
             # Occluders draw from a stream of their own: the rest of the batch is the same with or without them.
             occlusion = (None if self._occluders is None else
                          (np.random.default_rng([self._seed, index, number, 1]), self._occluders))
-            for name, value in side.batch(rng, other, occlusion, warp=index < self.unwarped_from).items():
-                batch[f"{name}_{key}"] = value
-        return batch
+            sides.append(side.batch(rng, other, occlusion, warp=index < self.unwarped_from))
+        return join_sides(*sides)
 
-    def batches(self) -> Iterator[dict[str, np.ndarray]]:
+    def batches(self) -> Iterator[Batch]:
         """Batches in order, made by options.workers threads that keep working ahead of the consumer; the warp
         schedule's clock starts with the first."""
         pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="feed")
         started = time.monotonic()
 
-        def ask(index: int) -> Future[dict[str, np.ndarray]]:
+        def ask(index: int) -> Future[Batch]:
             if index < self.unwarped_from and self.schedule.unwarped(index, time.monotonic() - started):
                 self.unwarped_from = index
             return pool.submit(self.make_batch, index)
 
         ahead = 2 * self.options.workers
         try:
-            pending: deque[Future[dict[str, np.ndarray]]] = deque(ask(index) for index in range(ahead))
+            pending: deque[Future[Batch]] = deque(ask(index) for index in range(ahead))
             asked = ahead
             while True:
                 batch = pending.popleft().result()
@@ -333,7 +331,7 @@ class Feed:
         count, n = self.options.batch_size, self.options.size
         return {f"{name}_{key}": tf.TensorSpec((count, n, n, 3 if name in ("warped", "target") else 1),
                                                tf.float32)
-                for key in self._sides for name in KEYS}
+                for key in self._sides for name in ARRAYS}
 
     def dataset(self) -> tf.data.Dataset:
         """The batches as an endless tf.data.Dataset of dicts of float32 tensors with static shapes.

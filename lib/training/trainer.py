@@ -16,6 +16,7 @@ from lib.model.blocks import mask_network, patch_discriminator
 from lib.model.loss_spec import DEFAULT_LOSS, parse_loss
 from lib.model.parts import ModelParts
 from lib.training.average import WeightAverage
+from lib.training.batch import Batch, side_of
 
 MASK_LOSS_WEIGHT = 1.0
 ADAM_BETA_1 = 0.5  # the deepfakes/faceswap default: steadier for autoencoders and GANs than 0.9
@@ -207,15 +208,15 @@ class Trainer(keras.Model):
             return outputs[0], outputs[1] if len(outputs) > 1 else None
         return outputs, None
 
-    def _side_losses(self, batch: dict[str, Any], side: str, face: Any, mask: Any) -> dict[str, Any]:
-        opts = self.loss_options
-        weights = losses.pixel_weights(batch[f"weight_{side}"], batch[f"mask_{side}"], opts.background)
-        found = {f"loss_{side}": losses.reconstruction_loss(batch[f"target_{side}"], face, weights, opts.terms)}
+    def _side_losses(self, batch: Batch, side: str, face: Any, mask: Any) -> dict[str, Any]:
+        opts, mine = self.loss_options, side_of(batch, side)
+        weights = losses.pixel_weights(mine.weight, mine.mask, opts.background)
+        found = {f"loss_{side}": losses.reconstruction_loss(mine.target, face, weights, opts.terms)}
         if mask is not None:
-            found[f"mask_{side}"] = losses.mask_loss(batch[f"mask_{side}"], mask)
+            found[f"mask_{side}"] = losses.mask_loss(mine.mask, mask)
         return found
 
-    def compute_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def compute_step(self, batch: Batch) -> dict[str, Any]:
         """One optimisation step on one device; returns this step's losses (unscaled scalars)."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape(persistent=self.gan) as tape:
@@ -260,7 +261,7 @@ class Trainer(keras.Model):
         found["total"] = total
         return found
 
-    def _mask_step(self, batch: dict[str, Any], replicas: int) -> Any:
+    def _mask_step(self, batch: Batch, replicas: int) -> Any:
         """One update of the mask network on both sides' inputs (occluders and all); returns its loss."""
         assert self.masker is not None and self.mask_optimizer is not None
         with tf.GradientTape() as tape:
@@ -296,11 +297,11 @@ class Trainer(keras.Model):
         """
         names = [*self.trackers, "total"]
 
-        def replica_step(batch: dict[str, Any], *extra: Any) -> Any:
+        def replica_step(batch: Batch, *extra: Any) -> Any:
             found = self.compute_step(batch)
             return tf.concat([tf.stack([tf.cast(found[name], tf.float32) for name in names]), *extra], 0)
 
-        def step(batch: dict[str, Any], *extra: Any) -> Any:
+        def step(batch: Batch, *extra: Any) -> Any:
             # One all-reduce of every loss (and the votes), not one per loss: each is a round trip between workers.
             summed = strategy.reduce("SUM", strategy.run(replica_step, args=(batch, *extra)), axis=None)
             found = dict(zip(names, tf.unstack(summed[:len(names)] / strategy.num_replicas_in_sync)))

@@ -115,10 +115,10 @@ def test_sizes_are_checked() -> None:
 
 def test_lightweight_at_128_px_draws_128_px_faces_and_learns(sets: tuple[FaceSet, FaceSet]) -> None:
     """--size 128: 128 px faces in and out (mask too), the same latent, a loss cut on one batch."""
+    keras.utils.set_random_seed(1)  # before the build: its starting weights must not depend on earlier tests
     parts = load_plugin(REGISTRY, "model", "lightweight")(ModelOptions(128, learn_mask=True)).build()
     assert parts.input_size == 128 and parts.encoder.output_shape == (None, 8, 8, 256)
     assert [tuple(o) for o in parts.decoder_a.output_shape] == [(None, 128, 128, 3), (None, 128, 128, 1)]
-    keras.utils.set_random_seed(1)
     trainer = Trainer(parts, LossOptions(), learning_rate=3e-4)
     step = trainer.make_step_function(tf.distribute.get_strategy())
     feed = Feed(*sets, FeedOptions(size=128, batch_size=2, warp=False, seed=7))

@@ -111,7 +111,7 @@ def open_lookup(source: FrameSource, alignments: Path | None) -> FaceLookup | No
     path = alignments or default_alignments_path(source.path)
     if alignments is None and not path.is_file():
         return None
-    lookup = FaceLookup(load_alignments(path), path)
+    lookup = FaceLookup(load_alignments(path, lazy=True), path)  # a frame's faces read when it comes
     lookup.check_matches(source)
     return lookup
 

@@ -5,7 +5,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from lib.alignments import Alignments
+from lib.alignments import Alignments, SpooledFrames
 from lib.errors import FaceswapError
 from lib.media import FrameSource
 from scripts.extract.args import Config, check
@@ -21,9 +21,10 @@ def run(cfg: Config) -> Summary:
     source = FrameSource(cfg.input, cfg.every_n)
     cfg.output.mkdir(parents=True, exist_ok=True)
     alignments_path.parent.mkdir(parents=True, exist_ok=True)
-    alignments = Alignments(source.source_name, source.kind)
-    if cfg.skip_existing:
-        alignments.frames.update(known_frames(cfg, alignments_path, source.source_name))
+    # The frames found so far wait on disk, not in memory, until the alignments file is written at the end.
+    known = known_frames(cfg, alignments_path, source.source_name) if cfg.skip_existing else {}
+    spool = SpooledFrames(alignments_path.parent, known)
+    alignments = Alignments(source.source_name, source.kind, spool)
     summary = Summary()
     progress = show_progress(source.total, "extract", "frame")
     parts_folder = None
@@ -37,8 +38,11 @@ def run(cfg: Config) -> Summary:
                                    set(alignments.frames) if cfg.skip_existing else ())
     finally:
         progress.close()
-        if alignments.frames:
-            _save(alignments, alignments_path)
+        try:
+            if alignments.frames:
+                _save(alignments, alignments_path)
+        finally:
+            spool.close()
     if parts_folder is not None:  # merged and saved: the cluster's parts go
         shutil.rmtree(parts_folder)
     if summary.problem:

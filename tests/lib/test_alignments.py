@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lib.alignments import Alignments, FrameEntry, load_alignments, mesh_from_json, mesh_to_json
+from lib.alignments import (
+    Alignments,
+    FrameEntry,
+    LazyFrames,
+    SpooledFrames,
+    load_alignments,
+    mesh_from_json,
+    mesh_to_json,
+)
 from lib.errors import FaceswapError
 from lib.facefile import FaceMeta, meta_from_json
 from lib.types import Box, DetectedFace, Mesh
@@ -265,3 +273,59 @@ def test_a_damaged_mesh_is_refused(tmp_path: Path, meshed_face: DetectedFace, da
     face_raw = FaceMeta("s", "f", 0, 0, (600, 800), meshed_face, np.eye(2, 3), 256).to_json()
     damage(face_raw["mesh"])
     assert meta_from_json(face_raw) is None
+
+
+# --- a frame a line: flat memory for long inputs ---------------------------------------------------------------
+
+def _write_a_frame_a_line(path: Path, raw: dict[str, Any]) -> None:
+    """raw (an alignments file's JSON) laid out as save writes it: the header, a frame a line, the close."""
+    header = {key: value for key, value in raw.items() if key != "frames"}
+    lines = [f"{json.dumps(name)}: {json.dumps(entry)}" for name, entry in raw["frames"].items()]
+    path.write_text(json.dumps(header)[:-1] + ', "frames": {\n' + ",\n".join(lines) + "\n}}\n")
+
+
+def test_spooled_frames_are_saved_a_frame_a_line_and_read_lazily(tmp_path: Path, real_alignments: Alignments,
+                                                                   meshed_face: DetectedFace) -> None:
+    """extract's spool (frames on disk as they come, a known frame given first) saved, then read back as convert
+    reads it: the same frames, in index order, as the whole file read at once."""
+    spool = SpooledFrames(tmp_path, {"obama.jpg": FrameEntry(7, (600, 800), [meshed_face])})
+    spooled = Alignments("landmarks", "images", spool)
+    for index, (name, entry) in enumerate(sorted(real_alignments.frames.items(), reverse=True)):
+        spooled.frames[name] = FrameEntry(index, entry.shape, entry.faces)
+    assert list(tmp_path.iterdir()) == []  # the spool has no name: nothing is left behind, whatever happens
+    path = tmp_path / "alignments.json"
+    spooled.save(path)
+    spool.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(real_alignments.frames) + 3 and lines[-1] == "}}"  # header, a line a frame, close
+    lazy, whole = load_alignments(path, lazy=True), load_alignments(path)
+    assert isinstance(lazy.frames, LazyFrames) and isinstance(whole.frames, dict)
+    assert list(lazy.frames) == list(whole.frames) == spooled.ordered()
+    assert [whole.frames[name].index for name in whole.frames] == sorted(e.index for e in whole.frames.values())
+    assert lazy.to_json() == whole.to_json()
+    _same_mesh(lazy.frames["obama.jpg"].faces[0], meshed_face)
+    for name, entry in real_alignments.frames.items():
+        assert _same_faces(lazy.frames[name].faces, entry.faces), name
+
+
+@pytest.mark.parametrize("damage", [_damage_landmarks, _damage_shape, _drop_box, _damage_version])
+def test_a_damaged_frame_line_is_refused_when_read_lazily(tmp_path: Path, real_alignments: Alignments,
+                                                          damage: Any) -> None:
+    raw = _raw(real_alignments)
+    damage(raw)
+    path = tmp_path / "alignments.json"
+    _write_a_frame_a_line(path, raw)
+    with pytest.raises(FaceswapError, match="damaged") as caught:
+        load_alignments(path, lazy=True)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_file_cut_short_or_laid_out_otherwise(tmp_path: Path, real_alignments: Alignments) -> None:
+    path = tmp_path / "alignments.json"
+    real_alignments.save(path)
+    path.write_text("\n".join(path.read_text().splitlines()[:-2]) + "\n")  # the last frame and the close gone
+    with pytest.raises(FaceswapError, match="ends part-way"):
+        load_alignments(path, lazy=True)
+    path.write_text(json.dumps(_raw(real_alignments), indent=1))  # an older file's layout: read whole
+    older = load_alignments(path, lazy=True)
+    assert isinstance(older.frames, dict) and older.frames.keys() == real_alignments.frames.keys()

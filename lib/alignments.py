@@ -247,7 +247,7 @@ def finite_number(raw: Any, what: str) -> float:
     except OverflowError:
         value = math.nan
     if not math.isfinite(value):
-        raise ValueError(f"{what} is {str(raw)[:20]}, not a finite number")
+        raise ValueError(f"{what} is not a finite number")
     return value
 
 

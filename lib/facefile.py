@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lib.align import align_matrix, compose, resize_matrix, transform_points, warp_face
-from lib.alignments import FrameEntry, ints_from_json, mesh_from_json, mesh_to_json
+from lib.alignments import FrameEntry, finite_array, finite_number, ints_from_json, mesh_from_json, mesh_to_json
 from lib.errors import FaceswapError
 from lib.image import is_image_path, png_metadata, write_png
 from lib.media import SourceFrame
@@ -17,6 +17,7 @@ from lib.types import Box, DetectedFace, Matrix
 
 SCHEMA = "faceswap-face"
 VERSION = 2  # 2: the mesh of faces found with the mediapipe aligner (lib.alignments packs it); 1 files still load
+MAX_SIZE = 1 << 16  # pixels: the largest face side metadata may claim (extract writes at most 2048)
 
 
 @dataclass(frozen=True)
@@ -78,19 +79,23 @@ def meta_from_json(raw: dict[str, Any] | None) -> FaceMeta | None:
     try:
         if int(raw.get("version", 0)) > VERSION:
             return None
-        landmarks = np.asarray(raw["landmarks"], np.float64)
-        matrix = np.asarray(raw["matrix"], np.float64)
-        if landmarks.shape != (68, 2) or matrix.shape != (2, 3):
-            return None
+        landmarks = finite_array(raw["landmarks"], (68, 2), "landmarks")
+        matrix = finite_array(raw["matrix"], (2, 3), "matrix")
         height, width = ints_from_json(raw["frame_shape"], 2, "frame shape")
+        size, frame_index, face_index = int(raw["size"]), int(raw["frame_index"]), int(raw["face_index"])
+        # A face of no size, a frame of none, a matrix that flattens the frame: numbers no extract wrote.
+        if not (0 < size <= MAX_SIZE and height > 0 and width > 0 and 0 <= frame_index < 2**31
+                and 0 <= face_index < 2**31 and abs(np.linalg.det(matrix[:, :2])) > 1e-9):
+            return None
         mesh = mesh_from_json(raw["mesh"]) if "mesh" in raw else None
         return FaceMeta(
-            source=str(raw["source"]), frame=str(raw["frame"]), frame_index=int(raw["frame_index"]),
-            face_index=int(raw["face_index"]), frame_shape=(height, width),
-            face=DetectedFace(Box(*ints_from_json(raw["box"], 4, "box")), float(raw["score"]), landmarks, mesh),
-            matrix=matrix, size=int(raw["size"]),
+            source=str(raw["source"]), frame=str(raw["frame"]), frame_index=frame_index,
+            face_index=face_index, frame_shape=(height, width),
+            face=DetectedFace(Box(*ints_from_json(raw["box"], 4, "box")), finite_number(raw["score"], "score"),
+                              landmarks, mesh),
+            matrix=matrix, size=size,
         )
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError):
         return None
 
 

@@ -22,6 +22,9 @@ METADATA_KEY = b"faceswap"
 SYNTHETIC_KEY = b"synthetic"
 SYNTHETIC_TEXT = "synthetic: made with faceswap"
 SYNTHETIC_PNG_TEXT = {SYNTHETIC_KEY.decode(): SYNTHETIC_TEXT}
+# The most pixels an image may declare (Pillow refuses as many): a 100 kB PNG can declare 30000x30000 and decode
+# to 2.7 GB, under OpenCV's own limit of 2**30 pixels.
+MAX_PIXELS = 2 * 89_478_485
 
 
 class UnreadableImage(ValueError):
@@ -103,6 +106,10 @@ def decode_image(data: bytes, suffix: str = "") -> Frame:
         raise UnreadableImage("empty file")
     if _looks_truncated(data, suffix):
         raise UnreadableImage("truncated image")
+    size = _header_size(data[:64 * 1024])
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise UnreadableImage(f"{size[0]}x{size[1]} pixels, more than {MAX_PIXELS // 10**6} megapixels: "
+                              "a decompression bomb, or a picture to shrink first")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise UnreadableImage("not an image OpenCV can decode")
@@ -112,7 +119,11 @@ def decode_image(data: bytes, suffix: str = "") -> Frame:
 def header_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from a PNG's or JPEG's header without decoding it; None for other kinds."""
     with open(path, "rb") as handle:
-        head = handle.read(64 * 1024)
+        return _header_size(handle.read(64 * 1024))
+
+
+def _header_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first bytes of a PNG or JPEG; None for other kinds."""
     if head[:8] == PNG_SIGNATURE and len(head) >= 24:
         return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     if head[:2] == b"\xff\xd8":

@@ -4,10 +4,12 @@ model folder before anything slow loads. lib/training/checkpoint.py writes it.""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
@@ -103,12 +105,29 @@ def now() -> str:
 
 
 def _from_dict(kind: type, raw: Any) -> Any:
-    """The dataclass from its JSON; a field added since the file was written takes its default."""
+    """The dataclass from its JSON; a field added since the file was written takes its default. ValueError when
+    a field is missing, unknown or of another type (a size "64" would reach the model's arithmetic)."""
     required = {f.name for f in fields(kind) if f.default is MISSING and f.default_factory is MISSING}
     names = {f.name for f in fields(kind)}
     if not isinstance(raw, dict) or not required <= set(raw) <= names:
         raise ValueError(f"{kind.__name__} fields")
+    hints = get_type_hints(kind)
+    wrong = [name for name, value in raw.items() if not _fits(value, hints[name])]
+    if wrong:
+        raise ValueError(f"{kind.__name__} field {wrong[0]}")
     return kind(**raw)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """True when a JSON value is of the annotated type: an int is a float too, a bool is no number, a float is
+    finite."""
+    if get_origin(hint) in (Union, UnionType):
+        return any(_fits(value, arg) for arg in get_args(hint))
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return isinstance(value, int) or (hint is float and math.isfinite(value))
+    return hint is Any or isinstance(value, get_origin(hint) or hint)
 
 
 def read_state(model_dir: Path) -> State | None:
@@ -145,7 +164,7 @@ def read_state(model_dir: Path) -> State | None:
         state = State(_from_dict(ModelConfig, raw["config"]), _from_dict(TrainingConfig, raw["training"]),
                       int(raw["iteration"]), str(raw["checkpoint"]), files, str(raw["created"]),
                       str(raw["updated"]), _origin(raw.get("origin")))
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         raise FaceswapError(f"{path} is damaged (missing or malformed fields): restore the model folder from "
                             f"a backup or a copy in {SNAPSHOTS}/") from None
     check_files(model_dir, state)

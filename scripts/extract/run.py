@@ -19,6 +19,7 @@ def run(cfg: Config) -> Summary:
     """Extract every face of the input; returns the summary it also logs."""
     alignments_path = check(cfg)
     source = FrameSource(cfg.input, cfg.every_n)
+    made = [folder for folder in (cfg.output, alignments_path.parent) if not folder.exists()]
     cfg.output.mkdir(parents=True, exist_ok=True)
     alignments_path.parent.mkdir(parents=True, exist_ok=True)
     # The frames found so far wait on disk, not in memory, until the alignments file is written at the end.
@@ -48,6 +49,9 @@ def run(cfg: Config) -> Summary:
     if summary.problem:
         log.warning("the video ended badly (%s): the frames before that point were extracted", summary.problem)
     if summary.frames_read == 0 and not summary.frames_skipped_existing:
+        for folder in made:  # nothing was written: leave no empty folder behind
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         raise FaceswapError(f"no frame of {cfg.input} could be read: {', '.join(summary.skipped) or 'empty'}")
     for line in summary.lines():
         log.info(line)

@@ -11,7 +11,7 @@ import numpy as np
 
 from lib.alignments import Alignments, FrameEntry, load_alignments
 from lib.errors import FaceswapError
-from lib.facefile import face_paths, frames_from_faces, read_face_meta, save_faces
+from lib.facefile import FaceMeta, face_paths, frames_from_faces, read_face_meta, save_faces
 from lib.fileio import write_bytes_atomic
 from lib.image import write_png
 from lib.media import FrameSource, SourceFrame
@@ -38,7 +38,7 @@ def rebuild(faces: Path, target: Path, overwrite: bool = False) -> int:
         raise FaceswapError(f"faces folder not found: {faces}")
     if target.exists() and not overwrite:
         raise FaceswapError(f"{target} exists: pass --overwrite to replace it")
-    metas = [meta for path in sorted(faces.glob("*.png")) if (meta := read_face_meta(path)) is not None]
+    metas, unread = _metas(sorted(faces.glob("*.png")))
     if not metas:
         raise FaceswapError(f"no face PNGs with faceswap metadata in {faces}: were they made by extract?")
     sources = sorted({meta.source for meta in metas})
@@ -50,7 +50,23 @@ def rebuild(faces: Path, target: Path, overwrite: bool = False) -> int:
     _save(alignments, target, backup=False)
     log.info("rebuilt %s: %d frames with %d faces (frames without faces are not known from face files)",
              target, len(alignments.frames), alignments.face_count)
+    if unread:
+        log.warning("%d face PNGs without readable extract metadata were left out (%s)", len(unread),
+                    ", ".join(path.name for path in unread[:5]) + (", ..." if len(unread) > 5 else ""))
     return alignments.face_count
+
+
+def _metas(paths: list[Path]) -> tuple[list[FaceMeta], list[Path]]:
+    """The face metadata of each file that has readable metadata, and the files that do not (each warned of)."""
+    metas, unread = [], []
+    for path in paths:
+        meta = read_face_meta(path)
+        if meta is None:
+            log.warning("skipped %s: no readable extract metadata", path.name)
+            unread.append(path)
+        else:
+            metas.append(meta)
+    return metas, unread
 
 
 def _same_face(a: DetectedFace, b: DetectedFace) -> bool:
@@ -61,7 +77,7 @@ def remove_deleted(faces: Path, path: Path) -> int:
     """Drop from the alignments file the faces whose PNGs are no longer in the faces folder (deleted by hand);
     the file it replaces is kept as .bak. Returns how many faces were dropped."""
     alignments = load_alignments(path)
-    metas = [meta for face in face_paths(faces) if (meta := read_face_meta(face)) is not None]
+    metas, _ = _metas(face_paths(faces))
     if not metas:
         raise FaceswapError(f"no face PNG in {faces} carries extract's metadata: give -f the folder of faces that "
                             f"extract wrote with {path}")

@@ -139,6 +139,14 @@ def make_video(source: Path, dest: Path, *, size: tuple[int, int] | None = None,
     return dest
 
 
+def looped_video(source: Path, dest: Path, *, frames: int) -> Path:
+    """source played over and over, cut to `frames` frames, stream-copied (nothing re-encoded): a long real input
+    for benches that need one."""
+    subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-stream_loop", "-1",
+                    "-i", str(source), "-frames:v", str(frames), "-c", "copy", str(dest)], check=True)
+    return dest
+
+
 def quiet_console() -> None:
     """TensorFlow's and absl's log lines off the console and the logs, as the commands keep them."""
     setup_logging(debug=False)

@@ -39,6 +39,7 @@ from bench.common import (
     ROOT,
     describe_machine,
     format_table,
+    looped_video,
     machine,
     quiet_console,
     run_faceswap,
@@ -48,7 +49,7 @@ from lib.alignments import load_alignments
 from lib.errors import FaceswapError
 from lib.image import read_face_file
 from lib.model.state import STATE, read_state
-from lib.video import find_ffmpeg, probe_video
+from lib.video import probe_video
 
 VIDEOS = {"A": DATA / "video" / "A_obama_kenburns.mp4", "B": DATA / "video" / "B_biden_kenburns.mp4"}
 TRAIN = ("--model", "lightweight", "--learn-mask", "--batch-size", "2", "--save-every", "2", "--preview-every",
@@ -142,13 +143,6 @@ def _phase(traces: list[str]) -> str:
     return "pruning"
 
 
-def _looped(video: Path, times: int, dest: Path) -> Path:
-    """The video played `times` times over, stream-copied: a longer real input to kill a run in."""
-    subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-stream_loop",
-                    str(times - 1), "-i", str(video), "-c", "copy", str(dest)], check=True)
-    return dest
-
-
 def check_model(model: Path, faces: dict[str, Path]) -> tuple[str | None, str | None]:
     """(unloadable, inconsistent): why the folder cannot be loaded as a resumed run loads it, and why its parts
     are not of one iteration; None each when all is well (or no save finished yet)."""
@@ -219,6 +213,18 @@ def kill_train(count: int, faces: dict[str, Path], work: Path, rng: random.Rando
     return tally
 
 
+def _unreadable(folder: Path, *, with_meta: bool) -> int:
+    """How many visible PNGs under folder do not read back whole (with extract's metadata, with_meta)."""
+    broken = 0
+    for path in _visible(folder):
+        try:
+            _, meta = read_face_file(path)
+            broken += with_meta and meta is None
+        except Exception:  # noqa: BLE001 (any failure to read counts)
+            broken += 1
+    return broken
+
+
 def _visible(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")] if folder.exists() else []
 
@@ -233,13 +239,7 @@ def kill_extract(count: int, video: Path, work: Path, rng: random.Random) -> Tal
             tally.notes.append(f"run {number} ended before its kill")
             continue
         tally.kills += 1
-        broken = 0
-        for path in _visible(out):
-            try:
-                _, meta = read_face_file(path)
-                broken += meta is None
-            except Exception:  # noqa: BLE001 (any failure to read counts)
-                broken += 1
+        broken = _unreadable(out, with_meta=True)
         if alignments.exists():
             try:
                 load_alignments(alignments)
@@ -273,11 +273,7 @@ def kill_convert(count: int, video: Path, model: Path, work: Path, rng: random.R
         if to_video and target.exists():
             broken += probe_video(target).frame_count != frames
         elif not to_video:
-            for path in _visible(target):
-                try:
-                    read_face_file(path)
-                except Exception:  # noqa: BLE001
-                    broken += 1
+            broken += _unreadable(target, with_meta=False)
         tally.half_written += broken
         print(f"convert kill {number + 1}/{count} ({'video' if to_video else 'frames'}): {broken} half-written",
               flush=True)
@@ -302,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             faces[side] = work / f"faces_{side}"
             run_faceswap("extract", "-i", video, "-o", faces[side], "-p", work / f"{side}.json", "--every-n", "3",
                          "-D", "dlib-hog", log=work / "setup.log")
-        long = _looped(VIDEOS["A"], 8, work / "A_looped.mp4")
+        frames = 8 * probe_video(VIDEOS["A"]).frame_count  # the clip eight times over
+        long = looped_video(VIDEOS["A"], work / "A_looped.mp4", frames=frames)
         tallies = [kill_train(args.train_kills, faces, work, rng)]
         tallies.append(kill_extract(args.extract_kills, long, work / "extract", rng))
         tallies.append(kill_convert(args.convert_kills, long, work / "model", work, rng))

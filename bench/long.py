@@ -18,8 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA, ROOT, describe_machine, format_table, machine, run_faceswap, write_json
-from lib.video import find_ffmpeg
+from bench.common import (
+    DATA,
+    ROOT,
+    describe_machine,
+    format_table,
+    looped_video,
+    machine,
+    run_faceswap,
+    write_json,
+)
 
 CLIP = DATA / "video" / "A_obama_kenburns.mp4"
 OTHER = DATA / "video" / "B_biden_kenburns.mp4"
@@ -34,13 +42,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, nargs="+", default=[1000, 5000, 20000])
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args(argv)
-
-
-def looped(frames: int, dest: Path) -> Path:
-    """The bundled clip played over and over, cut to `frames` frames (stream-copied: no quality lost)."""
-    subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-stream_loop", "-1",
-                    "-i", str(CLIP), "-frames:v", str(frames), "-c", "copy", str(dest)], check=True)
-    return dest
 
 
 def measured(*args: str | Path) -> tuple[float, float]:
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         run_faceswap("train", "-A", work / "faces_A", "-B", work / "faces_B", "-m", work / "model", "--recipe",
                      "cpu", "--iterations", "20", "--preview-every", "0", log=work / "setup.log")
         for frames in args.frames:
-            video = looped(frames, work / f"A_{frames}.mp4")
+            video = looped_video(CLIP, work / f"A_{frames}.mp4", frames=frames)
             alignments = work / f"A_{frames}.json"
             extract_s, extract_mb = measured("extract", "-i", video, "-o", work / f"faces_{frames}", "-p",
                                              alignments)

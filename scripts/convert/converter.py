@@ -92,7 +92,7 @@ class Converter:
         self.model = load_swapper(cfg.model_dir)
         self.swapper = load_face_swapper(self.model, cfg.swap)
         self.ranges = parse_frame_ranges(cfg.frame_ranges)
-        self.dropping = bool(self.ranges) and not cfg.keep_unchanged
+        self.dropping = dropping_frames(cfg)
 
     def sigma(self, source: FrameSource) -> float:
         return self.cfg.smooth if self.cfg.smooth is not None else default_smoothing(source)

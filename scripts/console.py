@@ -23,6 +23,8 @@ from tqdm import tqdm
 NATIVE_LOG = re.compile(rb"^([IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] |WARNING: All log messages before absl::"
                         rb"|To enable the following instructions: "
                         rb"|\[\d{4}-\d\d-\d\d [\d:,]+ [IWEF] \d+ \d+\] )")  # Ray's (--cluster)
+# The further lines of a multi-line native message (a status with gRPC's details, an op's node): dropped after one.
+CONTINUATION = re.compile(rb"^(\s|Additional GRPC error information from |:[A-Z_]+:|\[\[)")
 PYTHON_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "mtcnn")
 
 
@@ -52,9 +54,11 @@ def setup_logging(debug: bool) -> None:
 
 
 def _forward(pipe: int, terminal: int) -> None:
+    native = False  # the line before was (part of) a native log message
     with os.fdopen(pipe, "rb") as lines:
         for line in lines:
-            if not NATIVE_LOG.match(line):
+            native = bool(NATIVE_LOG.match(line) or native and CONTINUATION.match(line))
+            if not native:
                 os.write(terminal, line)
 
 

@@ -28,6 +28,21 @@ def test_native_log_lines_are_dropped_and_the_rest_kept() -> None:
     assert not any(line in stderr for line in NATIVE), stderr
 
 
+def test_the_further_lines_of_a_native_message_go_with_it() -> None:
+    """A collective's error as TensorFlow logs it when a worker is lost: its gRPC details are lines of its own;
+    the same words from anyone else, and lines after the message, are kept."""
+    message = ("E0000 00:00:1796663128.1   31302 collective.cc:42] Collective ops is aborted by: recvmsg:"
+               "Connection reset by peer\nAdditional GRPC error information from remote target "
+               "/job:worker/replica:0/task:1 while calling /tensorflow.WorkerService/RecvBuf:\n"
+               ":UNKNOWN:Error received from peer  {grpc_status:14}\n\t [[{{node CollectiveReduceV2}}]]\n")
+    code = ("import os, sys\nfrom scripts.console import setup_logging\nsetup_logging(False)\n"
+            "os.write(2, b'  an indented line of ours\\n')\n"
+            f"os.write(2, {message.encode()!r})\nos.write(2, b'ffmpeg: a real problem\\n')\n"
+            "os.write(2, b'  and its detail\\n')\n")
+    assert _stderr_of(code).splitlines() == ["  an indented line of ours", "ffmpeg: a real problem",
+                                             "  and its detail"]
+
+
 def test_debug_keeps_native_log_lines() -> None:
     code = ("import os\nfrom scripts.console import setup_logging\nsetup_logging(True)\n"
             f"os.write(2, {(NATIVE[1] + chr(10)).encode()!r})\n")

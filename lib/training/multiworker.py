@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,30 +172,65 @@ def fingerprint(*settings: Any) -> list[int]:
     return [int.from_bytes(digest[i:i + 2], "big") for i in range(0, 8, 2)]
 
 
-def values_of_chief(strategy: Any, values: list[int]) -> list[int]:
-    """The chief's values, on every worker: one all-reduce to which only the chief's first replica adds its own.
+def _summed(strategy: Any, values: list[int], workers: int | None = None) -> list[int]:
+    """values summed over the workers by one all-reduce, or (workers None) the chief's alone, on every worker.
     values: whole numbers below 2**24 (exact in float32)."""
     import tensorflow as tf
 
     mine = tf.constant(values, tf.float32)
+    # Every worker has as many devices (replicas) as the others: each of a worker's adds its share.
+    share = 1.0 if workers is None else workers / strategy.num_replicas_in_sync
 
     def contribute() -> Any:
-        first = tf.distribute.get_replica_context().replica_id_in_sync_group == 0  # the chief's first device
-        return mine * tf.cast(first, tf.float32)
+        if workers is None:
+            first = tf.distribute.get_replica_context().replica_id_in_sync_group == 0  # the chief's first device
+            return mine * tf.cast(first, tf.float32)
+        return mine * share
 
     shared = tf.function(lambda: strategy.reduce("SUM", strategy.run(contribute), axis=None))()
     return [round(float(value)) for value in shared.numpy()]
 
 
+def values_of_chief(strategy: Any, values: list[int]) -> list[int]:
+    """The chief's values, on every worker: one all-reduce to which only the chief's first replica adds its own.
+    values: whole numbers below 2**24 (exact in float32)."""
+    return _summed(strategy, values)
+
+
+def weights_digest(variables: Iterable[Any]) -> str:
+    """SHA-256 of variables' values (dtype, shape and bytes, in order): equal on two workers only when every
+    weight is equal to the bit."""
+    digest = hashlib.sha256()
+    for variable in variables:
+        array = np.ascontiguousarray(np.asarray(variable.numpy()))
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def workers_unlike_chief(strategy: Any, cluster: Cluster, digest: str) -> tuple[bool, int]:
+    """Whether this worker's digest (weights_digest's) differs from the chief's, and how many workers' do: every
+    worker calls this at the same point (two all-reduces)."""
+    mine = [int(digest[i:i + 4], 16) for i in range(0, 16, 4)]  # 64 bits of it, in 16-bit numbers
+    differs = values_of_chief(strategy, mine) != mine
+    return differs, _summed(strategy, [int(differs)], cluster.workers)[0]
+
+
 def check_same_as_chief(strategy: Any, cluster: Cluster, iteration: int, *settings: Any) -> None:
-    """FaceswapError on a worker whose model folder (its iteration) or options differ from the chief's: its weights
-    and batches would not fit the others'. Every worker calls this once, at the start."""
+    """FaceswapError on every worker when one's model folder (its iteration) or options differ from the chief's:
+    its weights and batches would not fit the others'. Every worker calls this once, at the start (two
+    all-reduces: all of them learn how many differ, so all stop before training)."""
     mine = [iteration >> 16, iteration & 0xFFFF, *fingerprint(iteration, *settings)]
     chief = values_of_chief(strategy, mine)
-    if chief == mine:
+    count = _summed(strategy, [int(chief != mine)], cluster.workers)[0]
+    if not count:
         return
+    fix = ("give every worker the same train command and the same model folder (a shared folder, or a copy of "
+           "the chief's)")
+    if chief == mine:
+        raise FaceswapError(f"{cluster.name}: {count} of {cluster.workers} workers have another model folder or "
+                            f"other options than the chief (their own lines say which): {fix}")
     at = (chief[0] << 16) + chief[1]
     differs = (f"its model folder is at iteration {iteration}, the chief's at {at}" if at != iteration
                else "its options or model differ from the chief's")
-    raise FaceswapError(f"{cluster.name}: {differs}: give every worker the same train command and the same model "
-                        "folder (a shared folder, or a copy of the chief's)")
+    raise FaceswapError(f"{cluster.name}: {differs}: {fix}")

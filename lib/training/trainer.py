@@ -164,6 +164,19 @@ class Trainer(keras.Model):
             found["mask_optimizer"] = self.mask_optimizer
         return found
 
+    @property
+    def saved_variables(self) -> list[Any]:
+        """Every variable a save keeps, once each: the models' weights, the optimisers' state, the weight
+        average."""
+        found: dict[int, Any] = {}
+        for model in self.sub_models.values():
+            found.update((id(v), v) for v in model.weights)
+        for optimizer in self.optimizers.values():
+            found.update((id(v), v) for v in getattr(optimizer, "inner_optimizer", optimizer).variables)
+        if self.average is not None:
+            found.update((id(v), v) for v in self.average.averages)
+        return list(found.values())
+
     def build_optimizers(self) -> None:
         """Create the optimisers' slots now (once), so their state can be loaded before the first step."""
         if not self.gen_optimizer.built:

@@ -21,7 +21,13 @@ from lib.training.checkpoint import keep_copy, save_checkpoint
 from lib.training.curves import Curves, heldout_numbers
 from lib.training.feed import Feed
 from lib.training.heldout import HeldOutCheck
-from lib.training.multiworker import Cluster, lost_worker_errors, lost_worker_reason
+from lib.training.multiworker import (
+    Cluster,
+    lost_worker_errors,
+    lost_worker_reason,
+    weights_digest,
+    workers_unlike_chief,
+)
 from lib.training.tensorboard import TrainingLog
 from lib.training.trainer import Trainer
 from scripts.progress import progress as show_progress
@@ -72,13 +78,13 @@ class Loop:
     def __init__(self, cfg: Config, trainer: Trainer, config: ModelConfig, training: TrainingConfig, feed: Feed, *,
                  step: Any, state: State | None, check: HeldOutCheck | None = None,
                  cluster: Cluster | None = None, poses: dict[str, Any] | None = None,
-                 origin: dict[str, Any] | None = None) -> None:
-        """step: trainer.make_step_function's, with votes when there is a cluster. poses: the training faces'
-        pose coverage (lib.training.faces.pose_coverage), kept in the model folder for evaluate. origin: where a
-        new model's weights came from (--init-from), kept in its state.json."""
+                 origin: dict[str, Any] | None = None, strategy: Any = None) -> None:
+        """step: trainer.make_step_function's, with votes when there is a cluster (strategy: the cluster's).
+        poses: the training faces' pose coverage (lib.training.faces.pose_coverage), kept in the model folder for
+        evaluate. origin: where a new model's weights came from (--init-from), kept in its state.json."""
         self.cfg, self.trainer, self.config, self.training, self.feed, self.step = (
             cfg, trainer, config, training, feed, step)
-        self.cluster = cluster
+        self.cluster, self.strategy = cluster, strategy
         self.poses = poses
         self.origin = origin
         self.chief = cluster is None or cluster.is_chief
@@ -172,6 +178,8 @@ class Loop:
                 self._save()
                 if cfg.preview_every:
                     self._write_preview()
+            if self.cluster is not None:
+                self._compare_weights()
         except lost_worker_errors() as err:
             if self.cluster is None:
                 raise
@@ -223,6 +231,20 @@ class Loop:
                    "plateau": f"--stop-after-plateau: no better held-out score in {self.cfg.stop_after_plateau} "
                               "evaluations"}
         return ", ".join(reasons[name] for name, vote in zip(VOTES, votes) if vote > 0)
+
+    def _compare_weights(self) -> None:
+        """With several workers, at the end: every worker's weights (models, optimisers, average) compared with
+        the chief's, to the bit; FaceswapError on a worker whose differ (the chief has saved its own)."""
+        assert self.cluster is not None and self.strategy is not None
+        digest = weights_digest(self.trainer.saved_variables)
+        differs, count = workers_unlike_chief(self.strategy, self.cluster, digest)
+        if differs or count:
+            who = "its weights differ" if differs else f"{count} of {self.cluster.workers} workers' weights differ"
+            raise FaceswapError(f"{who} from the chief's after iteration {self.iteration}, a fault in training on "
+                                "several workers (please report it): the chief's are saved; train again with "
+                                "the same -m to go on from them")
+        log.info("weights after iteration %d: sha256 %s, the same on all %d workers", self.iteration, digest[:16],
+                 self.cluster.workers)
 
     def _lost_message(self, err: Exception) -> str:
         """A one-line error for a worker that is gone, and where the run can resume from."""

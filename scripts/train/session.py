@@ -141,7 +141,7 @@ def _train(cfg: Config, cluster: Cluster | None) -> Summary:
         log.info("compiling the training step with XLA (--no-xla to turn it off)")
     step = trainer.make_step_function(strategy, xla, votes=cluster is not None)
     loop = Loop(cfg, trainer, config, training, feed, step=step, state=state, check=heldout, cluster=cluster,
-                poses=coverage, origin=None if init is None else init.origin())
+                poses=coverage, origin=None if init is None else init.origin(), strategy=strategy)
     return loop.run(batches)
 
 

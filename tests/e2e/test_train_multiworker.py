@@ -10,11 +10,12 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, assert_quiet, run_cli
+from tests.conftest import ROOT, assert_one_line_error, assert_quiet, run_cli
 from tests.model import extracted_faces
 
 pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
@@ -56,6 +57,10 @@ def test_two_workers_train_in_step_one_resumes_two_stop_together(faces: tuple[Pa
     chief, worker = summary(""), summary("worker 1: ")
     assert chief == worker and chief[0] == ["iterations: 3 this run (--iterations), 3 in total"], (chief, worker)
     assert len(chief[1]) == 1
+    # Each worker's own weights (models, optimisers, average), hashed by itself: the same to the bit.
+    digests = re.findall(r"^(worker 1: )?weights after iteration 3: sha256 ([0-9a-f]{16}), the same on all 2 "
+                         r"workers$", first.stderr, re.MULTILINE)
+    assert sorted(who for who, _ in digests) == ["", "worker 1: "] and len({d for _, d in digests}) == 1, digests
     assert "saved at iteration 3" in first.stderr and not any(
         line.startswith("worker 1: saved") for line in lines)
 
@@ -104,3 +109,101 @@ def test_two_workers_train_in_step_one_resumes_two_stop_together(faces: tuple[Pa
     assert len(found) == 2 and found[0][1] == found[1][1] and {chief for chief, _ in found} == {False, True}, third
     done, total = map(int, found[0][1])
     assert done >= 1 and total == 5 + done == _state(model)["iteration"]
+
+
+def _two_by_hand(faces: tuple[Path, Path], models: tuple[Path, Path], extra: tuple[str, ...]) \
+        -> list[subprocess.CompletedProcess[str]]:
+    """Two workers of one cluster on 127.0.0.1 started by hand, as TF_CONFIG on two machines would: worker 0 (the
+    chief) trains models[0], worker 1 models[1] with extra options added."""
+    from lib.training.multiworker import local_tf_config
+    from scripts.train.launch import free_ports
+
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in (0, 1):
+        command = [sys.executable, str(ROOT / "faceswap.py"), "train", "-A", str(faces[0]), "-B", str(faces[1]),
+                   "-m", str(models[index]), *SMALL, "--iterations", "3", "--preview-every", "0",
+                   *(extra if index else ())]
+        processes.append(subprocess.Popen(command, cwd=ROOT, text=True, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE,
+                                          env={**os.environ, "TF_CONFIG": local_tf_config(addresses, index)}))
+    try:
+        ended = [process.communicate(timeout=180) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    return [subprocess.CompletedProcess(p.args, p.returncode, "", err) for p, (_, err) in zip(processes, ended)]
+
+
+def test_a_worker_unlike_the_chief_is_refused(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    """check_same_as_chief: a worker given other options, or a model folder at another iteration, stops with one
+    line saying so before training, and so does the chief: nothing is saved."""
+    trained, fresh = tmp_path / "trained", tmp_path / "fresh"
+    run_cli("train", "-A", faces[0], "-B", faces[1], "-m", trained, *SMALL, "--iterations", "1", "--preview-every",
+            "0", check=True)
+    saved = [path for path in trained.rglob("*") if path.is_file() and path.name != ".lock"]
+    before = {path: path.read_bytes() for path in saved}
+    for models, extra, words in (((fresh, fresh), ("--learning-rate", "1e-4"),
+                                  "worker 1: its options or model differ from the chief's"),
+                                 ((trained, fresh), (),
+                                  "worker 1: its model folder is at iteration 0, the chief's at 1")):
+        chief, worker = _two_by_hand(faces, models, extra)
+        assert_one_line_error(worker, words, "the same train command and the same model folder")
+        assert "weights after" not in worker.stderr and "first step" not in worker.stderr
+        assert_one_line_error(chief, "worker 0: 1 of 2 workers have another model folder or other options")
+        assert {path.name for path in fresh.rglob("*")} <= {".lock"}  # the chief's lock only: nothing saved
+    assert {path: path.read_bytes() for path in trained.rglob("*") if path.is_file() and path.name != ".lock"} \
+        == before
+
+
+def _worker_pid(launcher: int, index: int) -> int:
+    """The process id of worker index that the launcher (train --cluster local:N, process launcher) started."""
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if f"FACESWAP_TRAIN_LAUNCHER={launcher}".encode() in environ and any(
+                line.startswith(b"TF_CONFIG=") and json.loads(line[10:])["task"]["index"] == index
+                for line in environ):
+            return int(entry.name)
+    raise AssertionError(f"no worker {index} of process {launcher}")
+
+
+def test_a_worker_killed_mid_training_ends_the_run_and_the_folder_resumes(faces: tuple[Path, Path],
+                                                                         tmp_path: Path) -> None:
+    """A real TensorFlow worker killed by SIGKILL while the two train: the run ends (non-zero, naming it and the
+    last save), the chief's folder loads as one iteration throughout, and one process resumes it."""
+    from bench.faults import check_model
+
+    model, log = tmp_path / "model", tmp_path / "train.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, str(ROOT / "faceswap.py"), "train", "-A", str(faces[0]), "-B",
+                                    str(faces[1]), "-m", str(model), *SMALL, "--iterations", "100000",
+                                    "--save-every", "2", "--preview-every", "0", "--cluster", "local:2"], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=stderr,
+                                   env={**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:  # killed once the chief has saved twice
+            if (model / "state.json").exists() and _state(model)["iteration"] >= 4:
+                break
+            time.sleep(0.2)
+        os.kill(_worker_pid(process.pid, 1), signal.SIGKILL)
+        assert process.wait(timeout=120) == 1, log.read_text()
+    finally:
+        process.kill()
+        process.wait()
+    lines = log.read_text().splitlines()
+    last = lines[-1]
+    assert last.startswith("error: worker 1 of 2 failed (killed by SIGKILL)"), "\n".join(lines[-20:])
+    assert "Traceback" not in "\n".join(lines)
+    assert_quiet("\n".join(lines))  # neither TensorFlow's log lines nor their gRPC details
+    saved = _state(model)
+    assert last.split("the last save is ")[1].startswith(f"{saved['checkpoint']};")
+    assert check_model(model, {"A": faces[0], "B": faces[1]}) == (None, None)
+    again = run_cli("train", "-A", faces[0], "-B", faces[1], "-m", model, "--iterations", "1", "--preview-every",
+                    "0")
+    assert again.returncode == 0, again.stderr
+    assert f"resuming at iteration {saved['iteration']}" in again.stderr

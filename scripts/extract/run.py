@@ -37,6 +37,9 @@ def run(cfg: Config) -> Summary:
         else:
             Extractor(cfg).extract(source, alignments, summary, progress,
                                    set(alignments.frames) if cfg.skip_existing else ())
+    except BaseException:
+        _remove_empty(made)  # stopped before writing anything (the cluster refused the paths, say)
+        raise
     finally:
         progress.close()
         try:
@@ -49,14 +52,19 @@ def run(cfg: Config) -> Summary:
     if summary.problem:
         log.warning("the video ended badly (%s): the frames before that point were extracted", summary.problem)
     if summary.frames_read == 0 and not summary.frames_skipped_existing:
-        for folder in made:  # nothing was written: leave no empty folder behind
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        _remove_empty(made)  # nothing was written: leave no empty folder behind
         raise FaceswapError(f"no frame of {cfg.input} could be read: {', '.join(summary.skipped) or 'empty'}")
     for line in summary.lines():
         log.info(line)
     log.info("alignments: %s", alignments_path)
     return summary
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """The folders this run made, removed if they are still empty."""
+    for folder in folders:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _save(alignments: Alignments, path: Path) -> None:

@@ -134,18 +134,29 @@ class _Stored(MutableMapping[str, FrameEntry]):
 
 class SpooledFrames(_Stored):
     """extract's frames as it finds them, each written at once to an unnamed temporary file (gone with the
-    process, however it ends) in folder: memory holds a few numbers a frame, not the frame's faces."""
+    process, however it ends) in folder: memory holds a few numbers a frame, not the frame's faces.
+
+    The file is unbuffered, so that a write that fails (a full disk) fails when the frame is added, as a
+    FaceswapError, and the frames added before stay readable (a buffer would fail again at every later seek,
+    read and close)."""
 
     def __init__(self, folder: Path, known: dict[str, FrameEntry] | None = None) -> None:
-        super().__init__(tempfile.TemporaryFile(dir=folder))
+        super().__init__(tempfile.TemporaryFile(dir=folder, buffering=0))
+        self._folder = folder
         self._end = 0
         for name, entry in (known or {}).items():
             self[name] = entry
 
     def __setitem__(self, name: str, entry: FrameEntry) -> None:
         line = json.dumps(entry_to_json(entry)).encode()
-        self._handle.seek(self._end)
-        self._handle.write(line)
+        try:
+            self._handle.seek(self._end)
+            done = 0
+            while done < len(line):  # an unbuffered write may write part
+                done += self._handle.write(line[done:])
+        except OSError as err:
+            raise FaceswapError(f"cannot keep the frames found in {self._folder} (where the alignments file "
+                                f"goes): {err.strerror or err}") from err
         self._where[name] = (entry.index, self._end, len(line))
         self._end += len(line)
 

@@ -115,8 +115,10 @@ class FrameSource:
             stem = path.stem if self._stems[path.stem] == 1 else f"{path.stem}_{path.suffix[1:]}"
             try:
                 yield SourceFrame(path.name, 0, stem, read_image(path))
-            except (UnreadableImage, OSError) as err:
+            except UnreadableImage as err:
                 yield SourceFrame(path.name, 0, stem, None, str(err))
+            except OSError as err:  # the reason without the path, so that the summary counts files by reason
+                yield SourceFrame(path.name, 0, stem, None, err.strerror or str(err))
 
 
 def check_same_size(files: list[Path]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -219,6 +220,18 @@ def add_gif_comment(data: bytes, comment: str) -> bytes:
     return b"GIF89a" + data[6:start] + b"\x21\xfe" + blocks + b"\x00" + data[start:]
 
 
+def _ended(code: int) -> str:
+    """How a process ended that said nothing: its exit code, or the signal that killed it."""
+    if code >= 0:
+        return f"exit code {code}"
+    if -code == signal.SIGXFSZ:  # a write past the file size limit (ulimit -f) kills one that does not ignore it
+        return "a file size limit was hit (SIGXFSZ)"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
+
+
 class VideoWriter:
     """Encode BGR frames into a video (H.264) or GIF through an ffmpeg pipe.
 
@@ -240,7 +253,13 @@ class VideoWriter:
             raise FaceswapError(f"cannot write {self.path.name}: a video output ends in "
                                 f"{', '.join(H264_SUFFIXES)} (H.264) or .gif")
         self.padded = not self.gif and (width % 2 or height % 2)
-        self.temp, self._hold = hold_partial(self.path)  # held until close or abort; a killed run's is removed
+        # The folder is held open too, so that abort() finds the partial file in it even once it is renamed.
+        self._folder = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            self.temp, self._hold = hold_partial(self.path)  # held until close or abort; a killed run's is removed
+        except BaseException:
+            os.close(self._folder)
+            raise
         rate = fps_fraction(fps)
         command = [find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                    "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
@@ -273,8 +292,9 @@ class VideoWriter:
 
     def _ffmpeg_said(self) -> str:
         self._drain.join(timeout=5)
-        lines = [line.decode("utf-8", "replace").strip() for line in self._errors if line.strip()]
-        return lines[-1] if lines else f"exit code {self._process.returncode}"
+        lines = [_STREAM_TAGS.sub("", line.decode("utf-8", "replace")).strip() for line in self._errors
+                 if line.strip()]
+        return lines[-1] if lines else _ended(self._process.returncode)
 
     def write(self, frame: Frame) -> None:
         """Append one frame: BGR uint8 (height, width, 3)."""
@@ -312,7 +332,8 @@ class VideoWriter:
     def _let_go(self) -> None:
         if self._hold >= 0:
             os.close(self._hold)
-            self._hold = -1
+            os.close(self._folder)
+            self._hold = self._folder = -1
 
     def abort(self) -> None:
         """Stop ffmpeg and remove the partial file."""
@@ -324,7 +345,11 @@ class VideoWriter:
                 self._process.stdin.close()
             except OSError:
                 pass
-        self.temp.unlink(missing_ok=True)
+        if self._folder >= 0:  # through the folder held open: wherever it has been moved meanwhile
+            try:
+                os.unlink(self.temp.name, dir_fd=self._folder)
+            except FileNotFoundError:
+                pass
         self._let_go()
 
 

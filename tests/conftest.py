@@ -4,10 +4,13 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,20 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
     assert errors == [lines[-1]] and lines[-1].startswith("error: "), result.stderr
     for word in words:
         assert word in lines[-1], lines[-1]
+
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Writes past limit bytes fail with EFBIG in this process (as writes to a full disk fail with ENOSPC); a
+    child that does not ignore SIGXFSZ, as ffmpeg, is killed by it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
 
 
 def assert_quiet(stderr: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,44 @@ def test_errors_in_the_command_line_come_before_tensorflow_loads(arguments: tupl
     assert "EXIT 1" in result.stdout and "HEAVY []" in result.stdout, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and words in errors[0], result.stderr
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder nothing may be written into: bound onto itself read-only (root ignores permissions), or
+    chmod a-w for another user."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True, check=False).returncode:
+        pytest.skip("root ignores chmod, and mounting is not allowed here")
+    try:
+        remount = ["mount", "-o", "remount,bind,ro", str(folder)]
+        if subprocess.run(remount, capture_output=True, check=False).returncode:
+            pytest.skip("root ignores chmod, and a read-only remount is not allowed here")
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("arguments", [
+    ("extract", "-i", "{data}/video/A_obama_kenburns.mp4", "-o", "{ro}/faces", "-p", "{tmp}/a.json"),
+    ("convert", "-i", "{data}/video/A_obama_kenburns.mp4", "-o", "{ro}/swap.mp4", "-m", "{tmp}"),
+    ("convert", "-i", "{data}/video/A_obama_kenburns.mp4", "-o", "{ro}/frames", "-m", "{tmp}"),
+    ("train", "-A", SIMM, "-B", SCHNEIDER, "-m", "{ro}/model"),
+], ids=["extract", "convert_video", "convert_frames", "train"])
+def test_an_output_in_a_read_only_folder_is_refused_before_tensorflow_loads(arguments: tuple[str, ...],
+                                                                            tmp_path: Path,
+                                                                            read_only_folder: Path) -> None:
+    filled = [part.format(tmp=tmp_path, data=DATA, ro=read_only_folder) for part in arguments]
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_LIST_HEAVY, *filled], capture_output=True, text=True,
+                            cwd=ROOT, check=False)
+    assert "EXIT 1" in result.stdout and "HEAVY []" in result.stdout, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "read-only" in errors[0], result.stderr
+    assert list(read_only_folder.iterdir()) == []

@@ -14,6 +14,7 @@ from lib.video import DEFAULT_CRF, DEFAULT_PRESET, is_video_path
 from plugins.convert.writer import REGISTRY as WRITERS
 from plugins.convert.writer import writer_kind
 from scripts.cluster import parse_cluster
+from scripts.common import check_can_create
 from scripts.options import (
     DEFAULT_DETECTOR,
     add_cluster_argument,
@@ -126,6 +127,7 @@ def check(cfg: Config) -> None:
     output, kind = cfg.output, cfg.writer_kind
     if output.resolve() == cfg.input.resolve():
         raise FaceswapError(f"output {output} would write over the input: choose another -o")
+    check_can_create(output, "the output")  # a read-only folder: now, not once the model has loaded
     if kind == "images":
         if output.is_file():
             raise FaceswapError(f"output {output} is a file: give a folder for frames, or a video suffix")

@@ -20,7 +20,7 @@ from lib.alignments import (
 from lib.errors import FaceswapError
 from lib.facefile import FaceMeta, meta_from_json
 from lib.types import Box, DetectedFace, Mesh
-from tests.conftest import DATA, landmark_truth
+from tests.conftest import DATA, file_size_limit, landmark_truth
 
 
 @pytest.fixture(scope="module")
@@ -306,6 +306,24 @@ def test_spooled_frames_are_saved_a_frame_a_line_and_read_lazily(tmp_path: Path,
     _same_mesh(lazy.frames["obama.jpg"].faces[0], meshed_face)
     for name, entry in real_alignments.frames.items():
         assert _same_faces(lazy.frames[name].faces, entry.faces), name
+
+
+def test_a_spool_out_of_room_fails_in_one_line_and_keeps_the_frames_before(tmp_path: Path,
+                                                                            real_alignments: Alignments) -> None:
+    """extract's spool on a full disk: the frame that does not fit is a FaceswapError when it is added (not an
+    OSError at some later seek or close), and the frames before it read back whole."""
+    spool = SpooledFrames(tmp_path)
+    entries = [(f"{copy}-{name}", entry) for copy in range(20) for name, entry in real_alignments.frames.items()]
+    added: list[tuple[str, FrameEntry]] = []
+    with file_size_limit(16 * 1024), pytest.raises(FaceswapError) as err:
+        for name, entry in entries:
+            spool[name] = entry
+            added.append((name, entry))
+    assert "File too large" in str(err.value) and "\n" not in str(err.value)
+    assert 0 < len(added) < len(entries) and list(spool) == [name for name, _ in added]
+    for name, entry in added:
+        assert _same_faces(spool[name].faces, entry.faces), name
+    spool.close()
 
 
 @pytest.mark.parametrize("damage", [_damage_landmarks, _damage_shape, _drop_box, _damage_version])

@@ -1,4 +1,5 @@
-"""ffmpeg: finding it, reading stream facts and decoding real videos, whole and cut short."""
+"""ffmpeg: finding it, reading stream facts and decoding real videos, whole and cut short; a video written into
+a folder that is renamed meanwhile, or past a file size limit, fails in one line and leaves no partial file."""
 from __future__ import annotations
 
 import shutil
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 
 from lib.errors import FaceswapError
-from lib.video import VideoReader, find_ffmpeg, probe_video
-from tests.conftest import DATA
+from lib.video import VideoReader, VideoWriter, find_ffmpeg, probe_video
+from tests.conftest import DATA, file_size_limit
 
 VIDEO = DATA / "video" / "A_obama_kenburns.mp4"
 
@@ -127,3 +128,30 @@ def test_no_ffmpeg_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "\n" not in str(caught.value)
     with pytest.raises(FaceswapError, match="no ffmpeg found"):
         probe_video(VIDEO)
+
+
+def test_a_video_whose_folder_is_renamed_part_way_leaves_no_partial_file(tmp_path: Path) -> None:
+    folder, moved = tmp_path / "out", tmp_path / "out.moved"
+    folder.mkdir()
+    frames = [frame for _, frame in VideoReader(VIDEO)]
+    writer = VideoWriter(folder / "swap.mp4", frames[0].shape[1], frames[0].shape[0], 25.0)
+    with pytest.raises(FaceswapError) as err:
+        for index, frame in enumerate(frames):
+            if index == 10:
+                folder.rename(moved)  # as a user renaming the output folder while convert writes into it
+            writer.write(frame)
+        writer.close()  # ffmpeg cannot open, or (mp4 +faststart) reopen, its file by the old name
+    writer.abort()  # as convert does after any error
+    assert "swap.mp4" in str(err.value) and "@ 0x" not in str(err.value)  # ffmpeg's stream tags left out
+    assert list(moved.iterdir()) == [] and not folder.exists()  # no hidden .swap.partial-<pid>.mp4 left
+
+
+def test_a_video_past_a_file_size_limit_says_so(tmp_path: Path) -> None:
+    frames = [frame for _, frame in VideoReader(VIDEO)]
+    with file_size_limit(16 * 1024), pytest.raises(FaceswapError) as err:  # ffmpeg is killed by SIGXFSZ
+        writer = VideoWriter(tmp_path / "swap.mp4", frames[0].shape[1], frames[0].shape[0], 25.0)
+        for frame in frames:
+            writer.write(frame)
+        writer.close()
+    assert "a file size limit was hit" in str(err.value), err.value  # not "exit code -25"
+    assert list(tmp_path.iterdir()) == []

@@ -80,7 +80,8 @@ def test_a_node_that_does_not_see_the_paths_is_refused(node_without: tuple[str, 
     address, hidden = node_without
     # The output where the node sees an empty tmpfs: refused before any work, and nothing left behind.
     faces = hidden / "faces"
-    run = run_watched("extract", "-i", PEER_VIDEO, "-o", faces, "-D", "dlib-hog", "--cluster", address)
+    run = run_watched("extract", "-i", PEER_VIDEO, "-o", faces, "-p", tmp_path / "a.json", "-D", "dlib-hog",
+                      "--cluster", address)
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]
     assert lines[-1] == (f"error: node 127.0.0.1 does not see {faces} at that path: --cluster needs the input, "
@@ -90,7 +91,9 @@ def test_a_node_that_does_not_see_the_paths_is_refused(node_without: tuple[str, 
     # The input where the node cannot see it (and the output where it can): refused the same way.
     video = hidden / PEER_VIDEO.name
     shutil.copy(PEER_VIDEO, video)
-    run = run_watched("extract", "-i", video, "-o", tmp_path / "faces", "-D", "dlib-hog", "--cluster", address)
+    run = run_watched("extract", "-i", video, "-o", tmp_path / "faces", "-p", tmp_path / "b.json", "-D",
+                      "dlib-hog", "--cluster", address)
     assert run.returncode == 1 and run.stderr.strip().splitlines()[-1].startswith(
         f"error: node 127.0.0.1 does not see {video} at that path"), run.stderr[-2000:]
     assert not (tmp_path / "faces").exists() and list(hidden.iterdir()) == [video]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["hidden", "ray.log"]

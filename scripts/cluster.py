@@ -188,7 +188,9 @@ def connect(spec: ClusterSpec, gpu_work: bool) -> Iterator[Cluster]:
     try:
         with redirect_stderr(said):  # Ray prints a notice about its token checks: shown with -v only
             if spec.local is not None:
-                ray.init(num_cpus=spec.local, num_gpus=0, _node_ip_address="127.0.0.1", **options)
+                # address "local": always a cluster of its own, even when one that `ray start` made is running
+                ray.init(address="local", num_cpus=spec.local, num_gpus=0, _node_ip_address="127.0.0.1",
+                         **options)
             else:
                 ray.init(address=spec.address, **options)
     except (ConnectionError, RuntimeError, ValueError) as err:

@@ -20,6 +20,8 @@ def run(cfg: Config) -> Summary:
     alignments_path = check(cfg)
     source = FrameSource(cfg.input, cfg.every_n)
     made = [folder for folder in (cfg.output, alignments_path.parent) if not folder.exists()]
+    # An earlier alignments file this run does not build on (no --skip-existing): replaced only if the run ends.
+    replaces = alignments_path.exists() and not cfg.skip_existing
     cfg.output.mkdir(parents=True, exist_ok=True)
     alignments_path.parent.mkdir(parents=True, exist_ok=True)
     # The frames found so far wait on disk, not in memory, until the alignments file is written at the end.
@@ -29,6 +31,7 @@ def run(cfg: Config) -> Summary:
     summary = Summary()
     progress = show_progress(source.total, "extract", "frame")
     parts_folder = None
+    finished = False
     try:
         if cfg.cluster is not None:
             from scripts.extract.shard import extract_on_cluster  # loads Ray only with --cluster
@@ -37,14 +40,18 @@ def run(cfg: Config) -> Summary:
         else:
             Extractor(cfg).extract(source, alignments, summary, progress,
                                    set(alignments.frames) if cfg.skip_existing else ())
+        finished = True
     except BaseException:
         _remove_empty(made)  # stopped before writing anything (the cluster refused the paths, say)
         raise
     finally:
         progress.close()
         try:
-            if alignments.frames:
-                _save(alignments, alignments_path)
+            if alignments.frames and (finished or not replaces):
+                _save(alignments, alignments_path)  # an unfinished run's too: --skip-existing goes on from it
+            elif alignments.frames:
+                log.warning("%s is left as it was (this run did not finish; the faces it wrote are in %s): run "
+                            "again to replace it", alignments_path, cfg.output)
         finally:
             spool.close()
     if parts_folder is not None:  # merged and saved: the cluster's parts go

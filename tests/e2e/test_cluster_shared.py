@@ -1,7 +1,8 @@
 """--cluster refuses a Ray cluster whose node does not see the input or the output at the same path (the check
 every run makes before any work: scripts.cluster.Cluster.check_shared). The node is real: a Ray cluster started
 with `ray start` in a mount namespace of its own, where a tmpfs hides one folder of this test; faceswap joins it by
-its address, as it would join a cluster of several machines. Everything listens on 127.0.0.1."""
+its address, as it would join a cluster of several machines; and `--cluster local:N` does not join it. Everything
+listens on 127.0.0.1."""
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +21,7 @@ import pytest
 
 from bench.cluster import Sockets
 from scripts.train.launch import free_ports
-from tests.conftest import PEER_VIDEO
+from tests.conftest import DATA, PEER_VIDEO
 from tests.e2e.watched import run_watched
 
 pytestmark = pytest.mark.slow
@@ -97,3 +98,11 @@ def test_a_node_that_does_not_see_the_paths_is_refused(node_without: tuple[str, 
         f"error: node 127.0.0.1 does not see {video} at that path"), run.stderr[-2000:]
     assert not (tmp_path / "faces").exists() and list(hidden.iterdir()) == [video]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["hidden", "ray.log"]
+    # local:N starts a cluster of its own, whatever cluster `ray start` left running on the machine.
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for still in ("obama/obama.jpg", "biden/biden.jpg"):
+        shutil.copy(DATA / "stills" / still, frames)
+    run = run_watched("extract", "-i", frames, "-o", tmp_path / "faces", "-D", "dlib-hog", "--cluster", "local:1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "cluster local:1: 1 worker" in run.stderr and "faces written: 2" in run.stderr, run.stderr[-2000:]

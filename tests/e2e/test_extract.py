@@ -312,3 +312,34 @@ def test_skip_existing_resumes_from_face_files_and_alignments(tmp_path: Path) ->
     assert third.summary.frames_skipped_existing == 3 and third.summary.frames_read == 0
     assert third.summary.faces_written == 0
     assert faces_by_frame(third) == faces_by_frame(first)
+
+
+def test_an_unfinished_run_leaves_the_earlier_alignments_file_as_it_was(tmp_path: Path) -> None:
+    """A run that does not build on the alignments file there (no --skip-existing) replaces it only when it
+    finishes: Ctrl-C part-way leaves the earlier, whole file byte for byte."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import PEER_VIDEO, ROOT
+
+    alignments = tmp_path / "alignments.json"
+    run_cli("extract", "-i", PEER_VIDEO, "-o", tmp_path / "first", "-p", alignments, "-D", "dlib-hog", check=True)
+    before = alignments.read_bytes()
+    process = subprocess.Popen([sys.executable, str(ROOT / "faceswap.py"), "extract", "-i", str(PEER_VIDEO), "-o",
+                                str(tmp_path / "second"), "-p", str(alignments), "-D", "dlib-hog"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while process.poll() is None and len(list((tmp_path / "second").glob("*.png"))) < 5:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 130, stderr
+    written = len(list((tmp_path / "second").glob("*.png")))
+    assert 5 <= written < 91, written  # stopped part-way
+    assert f"{alignments} is left as it was (this run did not finish" in stderr
+    assert alignments.read_bytes() == before

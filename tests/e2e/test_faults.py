@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 def test_train_killed_inside_its_saves_leaves_a_folder_that_loads(tmp_path_factory: pytest.TempPathFactory,
                                                                   tmp_path: Path) -> None:
     faces = {side: extracted_faces(tmp_path_factory, side) for side in ("A", "B")}
-    # Kills 0 and 2 strike inside a save (0-250 ms into writing the checkpoint; just as it is renamed into
-    # place); kill 1 at a random moment of the run. Then a run that must resume and finish.
-    tally = kill_train(3, faces, tmp_path, random.Random(2))
-    assert tally.kills == 3 and tally.inside_save >= 2, (tally.phases, tally.notes)
+    # Kill 0 strikes 0-250 ms into writing a checkpoint, kill 1 at a random moment of the run (here 3-25 s in,
+    # after the first saves). Then a run that must resume and finish.
+    tally = kill_train(2, faces, tmp_path, random.Random(2))
+    assert tally.kills == 2 and tally.inside_save >= 1, (tally.phases, tally.notes)
     assert (tally.unloadable, tally.inconsistent) == (0, 0), tally.notes

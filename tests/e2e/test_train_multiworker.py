@@ -137,24 +137,27 @@ def _two_by_hand(faces: tuple[Path, Path], models: tuple[Path, Path], extra: tup
 
 
 def test_a_worker_unlike_the_chief_is_refused(faces: tuple[Path, Path], tmp_path: Path) -> None:
-    """check_same_as_chief: a worker given other options, or a model folder at another iteration, stops with one
-    line saying so before training, and so does the chief: nothing is saved."""
-    trained, fresh = tmp_path / "trained", tmp_path / "fresh"
-    run_cli("train", "-A", faces[0], "-B", faces[1], "-m", trained, *SMALL, "--iterations", "1", "--preview-every",
-            "0", check=True)
-    saved = [path for path in trained.rglob("*") if path.is_file() and path.name != ".lock"]
-    before = {path: path.read_bytes() for path in saved}
-    for models, extra, words in (((fresh, fresh), ("--learning-rate", "1e-4"),
-                                  "worker 1: its options or model differ from the chief's"),
-                                 ((trained, fresh), (),
-                                  "worker 1: its model folder is at iteration 0, the chief's at 1")):
-        chief, worker = _two_by_hand(faces, models, extra)
-        assert_one_line_error(worker, words, "the same train command and the same model folder")
-        assert "weights after" not in worker.stderr and "first step" not in worker.stderr
-        assert_one_line_error(chief, "worker 0: 1 of 2 workers have another model folder or other options")
-        assert {path.name for path in fresh.rglob("*")} <= {".lock"}  # the chief's lock only: nothing saved
-    assert {path: path.read_bytes() for path in trained.rglob("*") if path.is_file() and path.name != ".lock"} \
-        == before
+    """check_same_as_chief: a worker given other options stops with one line saying so before training, and so
+    does the chief: nothing is saved."""
+    fresh = tmp_path / "fresh"
+    _assert_refused(faces, (fresh, fresh), ("--learning-rate", "1e-4"),
+                    "worker 1: its options or model differ from the chief's")
+    # (A model folder at another iteration: test_a_worker_killed_mid_training_ends_the_run_and_the_folder_resumes.)
+
+
+def _assert_refused(faces: tuple[Path, Path], models: tuple[Path, Path], extra: tuple[str, ...],
+                    words: str) -> None:
+    """Two workers by hand, the second refused with words, the chief with it; neither folder changed."""
+    def files() -> dict[Path, bytes]:
+        return {path: path.read_bytes() for model in models if model.exists() for path in model.rglob("*")
+                if path.is_file() and path.name != ".lock"}
+
+    before = files()
+    chief, worker = _two_by_hand(faces, models, extra)
+    assert_one_line_error(worker, words, "the same train command and the same model folder")
+    assert "weights after" not in worker.stderr and "first step" not in worker.stderr
+    assert_one_line_error(chief, "worker 0: 1 of 2 workers have another model folder or other options")
+    assert files() == before  # nothing saved (a new folder holds the chief's lock only)
 
 
 def _worker_pid(launcher: int, index: int) -> int:
@@ -174,7 +177,8 @@ def _worker_pid(launcher: int, index: int) -> int:
 def test_a_worker_killed_mid_training_ends_the_run_and_the_folder_resumes(faces: tuple[Path, Path],
                                                                          tmp_path: Path) -> None:
     """A real TensorFlow worker killed by SIGKILL while the two train: the run ends (non-zero, naming it and the
-    last save), the chief's folder loads as one iteration throughout, and one process resumes it."""
+    last save), the chief's folder loads as one iteration throughout, and one process resumes it. Then a worker
+    given another model folder than the chief's (at iteration 0) is refused."""
     from bench.faults import check_model
 
     model, log = tmp_path / "model", tmp_path / "train.log"
@@ -207,3 +211,6 @@ def test_a_worker_killed_mid_training_ends_the_run_and_the_folder_resumes(faces:
                     "0")
     assert again.returncode == 0, again.stderr
     assert f"resuming at iteration {saved['iteration']}" in again.stderr
+    # A worker given a model folder at another iteration than the chief's is refused, before training.
+    _assert_refused(faces, (model, tmp_path / "fresh"), (),
+                    f"worker 1: its model folder is at iteration 0, the chief's at {saved['iteration'] + 1}")

@@ -159,7 +159,10 @@ def check_model(model: Path, faces: dict[str, Path]) -> tuple[str | None, str | 
     return None, None
 
 
-def kill_train(count: int, faces: dict[str, Path], work: Path, rng: random.Random) -> Tally:
+def kill_train(count: int, faces: dict[str, Path], work: Path, rng: random.Random, *,
+               resume: bool = True) -> Tally:
+    """count runs of train on one folder, each killed; every kill's folder checked (check_model); resume: then a
+    run that must resume the folder and finish."""
     tally = Tally("train")
     model = work / "model"
     for number in range(count):
@@ -194,6 +197,8 @@ def kill_train(count: int, faces: dict[str, Path], work: Path, rng: random.Rando
               f"{'inside a save: ' + ', '.join(traces) if traces else 'outside a save'}; saved iteration "
               f"{state.iteration if state else 'none yet'}; "
               f"{'loads, one iteration throughout' if not (unloadable or inconsistent) else 'BROKEN'}", flush=True)
+    if not resume:
+        return tally
     finished = subprocess.run([sys.executable, str(ROOT / "faceswap.py"), "train", "-A", str(faces["A"]), "-B",
                                str(faces["B"]), "-m", str(model), "--iterations", "2"], cwd=ROOT,
                               capture_output=True, text=True, check=False)

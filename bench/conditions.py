@@ -161,9 +161,16 @@ def said(env: Env, ran: Ran) -> str:
 
 
 def leftovers(*folders: Path) -> list[str]:
-    """Hidden partial and temporary files under folders: what a write cut short leaves."""
-    return [p.name for folder in folders if folder.exists() for p in folder.rglob(".*")
+    """Hidden partial and temporary files under folders (what a write cut short leaves), as trial problems."""
+    return [f"left {p.name}" for folder in folders if folder.exists() for p in folder.rglob(".*")
             if p.is_file() and (".partial" in p.name or p.name.endswith(".tmp"))]
+
+
+def unreadable(folder: Path, what: str) -> list[str]:
+    """The faces (what "faces": read with their metadata) or frames under folder that do not read, as a trial
+    problem."""
+    count = unreadable_files(folder, with_meta=what == "faces")
+    return [f"{count} {what} unreadable"] if count else []
 
 
 def fingerprint(path: Path) -> dict[str, tuple[int, int]]:
@@ -296,7 +303,7 @@ def full_train(env: Env) -> Trial:
             ran = run(env, *train, "--iterations", "2", limit=disk.limit)
         trial.happened = said(env, ran)
         trial.broken += failed_cleanly(ran, FULL) + model_kept(model, env.faces, 2)
-        trial.broken += [f"left {name}" for name in leftovers(folder)]
+        trial.broken += leftovers(folder)
         if disk.limit is None:
             _mount("mount", "-o", f"remount,size={checkpoint * 3}", str(folder))
         again = run(env, *train, "--iterations", "2")  # room made: the same command goes on
@@ -317,9 +324,8 @@ def full_extract(env: Env) -> Trial:
         ran = run(env, "extract", "-i", env.video, "-o", out, "-p", alignments, "-D", "dlib-hog", limit=disk.limit)
         trial.happened = said(env, ran) + f"; {len(visible(out))} faces kept"
         trial.broken += failed_cleanly(ran, FULL)
-        unreadable = unreadable_files(out, with_meta=True)
-        trial.broken += [f"{unreadable} faces unreadable"] if unreadable else []
-        trial.broken += [f"left {name}" for name in leftovers(folder)]
+        trial.broken += unreadable(out, "faces")
+        trial.broken += leftovers(folder)
         if fingerprint(alignments) != earlier:
             try:
                 listed = len(load_alignments(alignments).frames)
@@ -340,9 +346,8 @@ def full_alignments(env: Env) -> Trial:
         ran = run(env, "extract", "-i", env.video, "-o", out, "-p", alignments, "-D", "dlib-hog", limit=disk.limit)
         trial.happened = said(env, ran) + f"; {len(visible(out))} faces kept"
         trial.broken += failed_cleanly(ran, FULL)
-        unreadable = unreadable_files(out, with_meta=True)
-        trial.broken += [f"{unreadable} faces unreadable"] if unreadable else []
-        trial.broken += [f"left {name}" for name in leftovers(folder, out)]
+        trial.broken += unreadable(out, "faces")
+        trial.broken += leftovers(folder, out)
         if alignments.exists():  # written on the way out if there was room: whole, then
             try:
                 trial.happened += f"; the alignments file lists {len(load_alignments(alignments).frames)} frames"
@@ -367,14 +372,13 @@ def full_convert(env: Env, to_video: bool) -> Trial:
                   limit=disk.limit)
         trial.happened = said(env, ran)
         trial.broken += failed_cleanly(ran, FULL)
-        trial.broken += [f"left {name}" for name in leftovers(folder)]
+        trial.broken += leftovers(folder)
         if to_video:
             trial.broken += ["the earlier video changed"] if fingerprint(target) != earlier else []
             others = [p.name for p in visible(folder) if p != target]
             trial.broken += [f"left {name}" for name in others]
         else:
-            unreadable = unreadable_files(target, with_meta=False)
-            trial.broken += [f"{unreadable} frames unreadable"] if unreadable else []
+            trial.broken += unreadable(target, "frames")
             trial.happened += f"; {len(visible(target))} whole frames kept"
     return trial
 
@@ -471,8 +475,7 @@ def vanish_extract_frames(env: Env) -> Trial:
     trial.broken += [f"the skips are counted under {reasons} reasons"] if reasons > 1 else []
     if alignments.exists() and len(load_alignments(alignments).frames) != read:
         trial.broken.append("the alignments file does not list every frame read")
-    unreadable = unreadable_files(out, with_meta=True)
-    trial.broken += [f"{unreadable} faces unreadable"] if unreadable else []
+    trial.broken += unreadable(out, "faces")
     return trial
 
 
@@ -496,9 +499,8 @@ def vanish_extract_output(env: Env, rename: bool) -> Trial:
         except FaceswapError as err:
             trial.broken.append(f"alignments file: {err}")
     trial.broken += failed_cleanly(ran, GONE) + ([] if ran.did else ["ended before the folder went"])
-    unreadable = unreadable_files(moved, with_meta=True)
-    trial.broken += [f"{unreadable} faces unreadable"] if unreadable else []
-    trial.broken += [f"left {name}" for name in leftovers(out, moved)]
+    trial.broken += unreadable(moved, "faces")
+    trial.broken += leftovers(out, moved)
     trial.broken += [f"made {out.name} again"] if out.exists() else []
     return trial
 
@@ -550,9 +552,8 @@ def vanish_convert_input(env: Env, frames: bool) -> Trial:
         written = probe_video(target).frame_count if target.exists() else 0
         trial.happened = f"exit 0: unaffected, {written} of {total} frames written (ffmpeg holds the file open)"
         trial.broken += [f"the video has {written} of {total} frames"] if written != total else []
-    unreadable = unreadable_files(target, with_meta=False) if frames else 0
-    trial.broken += [f"{unreadable} frames unreadable"] if unreadable else []
-    trial.broken += [f"left {name}" for name in leftovers(env.work)]
+    trial.broken += unreadable(target, "frames") if frames else []
+    trial.broken += leftovers(env.work)
     return trial
 
 
@@ -572,7 +573,7 @@ def vanish_convert_output(env: Env, to_video: bool) -> Trial:
               when=_progressed("convert") if to_video else _holds(folder, 10), act=take)
     trial.happened = said(env, ran)
     trial.broken += failed_cleanly(ran, (*GONE, "ffmpeg")) + ([] if ran.did else ["ended before the folder went"])
-    trial.broken += [f"left {name}" for name in leftovers(folder, moved)]
+    trial.broken += leftovers(folder, moved)
     trial.broken += [f"left {p.name}" for p in visible(moved) + visible(folder)]
     return trial
 

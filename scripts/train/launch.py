@@ -148,10 +148,10 @@ def _last_save(model_dir: Path) -> str:
 
 
 def _failure(workers: list[Worker], failed: Worker, model_dir: Path, logs: Path) -> FaceswapError:
-    """The error for a run in which failed (the first to end badly) failed; its last lines printed first."""
+    """The error for a run in which failed (the cause, watch_workers's choice) failed; its last lines printed
+    first."""
     chief = workers[0]
-    if failed is chief or chief.process.returncode not in (None, 0) and failed.process.returncode >= 0:
-        # the chief said why, above
+    if failed is chief:  # it said why, above
         return FaceswapError(f"{chief.name} failed ({chief.how_it_ended()}): its error is above, the other "
                              f"workers' logs are in {logs}; {_last_save(model_dir)}; train again with the same -m "
                              "to resume")
@@ -175,9 +175,11 @@ def watch_workers(workers: list[Worker], model_dir: Path, logs: Path) -> None:
             deadline = time.monotonic() + GRACE
             while time.monotonic() < deadline and any(w.process.poll() is None for w in workers):
                 time.sleep(0.1)
-            # The cause first: a worker killed by a signal (the others then lose it and end with an error).
+            # The cause first: a worker killed by a signal (the others then lose it and end with an error), else
+            # the chief if it failed (it says why), else the first that failed.
             killed = [w for w in workers if (w.process.returncode or 0) < 0]
-            raise _failure(workers, (killed or failed)[0], model_dir, logs)
+            chief = [w for w in workers[:1] if w.process.returncode not in (None, 0)]
+            raise _failure(workers, (killed or chief or failed)[0], model_dir, logs)
         if all(w.process.returncode == 0 for w in workers):
             return
         time.sleep(0.2)

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from lib.errors import FaceswapError
-from lib.model import layers  # noqa: F401 (registers the custom layers the .keras files name)
 from lib.model.state import State, check_files
 
 
 def load_models(model_dir: Path, state: State, names: tuple[str, ...]) -> dict[str, Any]:
     """Load sub-models (e.g. 'encoder', 'decoder_b') from the current checkpoint with safe_mode=True."""
     folder = check_files(model_dir, state)
+    # Keras (and TensorFlow) load here, once the folder is known to hold a model: a refused input is told at once.
+    import keras
+
+    from lib.model import layers  # noqa: F401 (registers the custom layers the .keras files name)
+
     models = {}
     for stem in names:
         path = folder / f"{stem}.keras"

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from lib.errors import FaceswapError
 from lib.model.saved import load_models
@@ -41,6 +40,8 @@ class Swapper:
         self._functions: dict[str, Any] = {}
         # The mask network sees the input crop (and what is in front of its face); without one, the mask comes
         # from the decoder's mask head.
+        import tensorflow as tf  # here, not at the top: convert and evaluate check their input before it loads
+
         self._masker = tf.function(lambda faces: masker(faces, training=False), reduce_retracing=True) \
             if masker is not None else None
 
@@ -48,6 +49,8 @@ class Swapper:
         """A compiled encoder → decoder pass (traced once per batch shape)."""
         if decoder_name not in self._functions:
             encoder, decoder = self._encoder, self._decoders[decoder_name]
+
+            import tensorflow as tf
 
             def run(faces: Any) -> Any:
                 outputs = decoder(encoder(faces, training=False), training=False)

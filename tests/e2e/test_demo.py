@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # the fast tier leaves the end-to-end runs out
 
 def test_demo_runs_the_pipeline_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    first = run_cli("demo", "-o", out, "--minutes", "0.25")
+    first = run_cli("demo", "-o", out, "--minutes", "0.15")
     assert first.returncode == 0, first.stderr[-3000:]
     assert_quiet(first.stderr)
     summary = json.loads((out / "summary.json").read_text())

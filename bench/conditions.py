@@ -3,21 +3,22 @@ out of read-only folders, and with their files vanishing mid-run. (SIGKILLs: ben
 
     python -m bench.conditions [--no-mount] [--trials TEXT] [--json PATH]
 
-Inputs: the two bundled clips' faces (as bench/faults.py extracts them), a model trained 2 iterations, and A's clip
-twice over (150 frames) as a video and as JPEG frames. A full disk is a tmpfs mounted on the output's folder, sized
-so that the output fills it part-way: train's model folder (1.5 checkpoints: the save at iteration 2 fits, the one
-at 4 does not; then room is made and the same command resumes), extract's faces and alignments file (an earlier
-alignments file there), the alignments file alone, convert's video (over an earlier one) and frames folder. A
-read-only folder is a bind mount remounted read-only: each command's output inside one, a trained model resumed,
-extract's default alignments file inside a read-only frames folder, and extract and convert reading a read-only
-frames folder and model while writing elsewhere. Vanishing: frames deleted while extract reads their folder,
-extract's output folder removed or renamed, the training faces deleted after train's first step, convert's input
-video deleted or input frames folder removed, its output frames folder removed or its video's folder renamed. A
-command that stops must end in one `error:` line that names the fault (exit 1, no traceback) and leave nothing
-half-written: every visible face or frame reads back, no `.partial` or `.tmp` file is left, a model folder loads as
-its last good save, earlier outputs are unchanged. One that goes on must warn about and count every input it
-skipped. Where mounting is refused (not root, or --no-mount), a file size limit stands in for a full disk and chmod
-for a read-only mount; root ignores chmod, so those trials are then not tried, and the table says why.
+Inputs: the two bundled clips' faces (as bench/faults.py extracts them), a model trained 2 iterations, and A's
+clip twice over (150 frames) as a video and as JPEG frames. A full disk is a tmpfs mounted on the output's folder,
+sized so that the output fills it part-way: train's model folder (1.5 checkpoints: the save at iteration 2 fits,
+the one at 4 does not; then room is made and the same command resumes), its timelapse images and TensorBoard logs
+(training goes on, said once), extract's faces and alignments file (an earlier alignments file there), the
+alignments file alone, convert's video (over an earlier one) and frames folder. A read-only folder is a bind mount
+remounted read-only: each command's output inside one, a trained model resumed, extract's default alignments file
+inside a read-only frames folder, and extract and convert reading a read-only frames folder and model while
+writing elsewhere. Vanishing: frames deleted while extract reads their folder, extract's output folder removed or
+renamed, the training faces deleted after train's first step, convert's input video deleted or input frames folder
+removed, its output frames folder removed or its video's folder renamed. A command that stops must end in one
+`error:` line that names the fault (exit 1, no traceback) and leave nothing half-written: every visible face or
+frame reads back, no `.partial` or `.tmp` file is left, a model folder loads as its last good save, earlier
+outputs are unchanged. One that goes on must warn about and count every input it skipped. Where mounting is
+refused (not root, or --no-mount), a file size limit stands in for a full disk and chmod for a read-only mount;
+root ignores chmod, so those trials are then not tried, and the table says why.
 """
 from __future__ import annotations
 
@@ -313,6 +314,34 @@ def full_train(env: Env) -> Trial:
     return trial
 
 
+def full_previews(env: Env) -> Trial:
+    """The disk full under what train writes beside its saves: the timelapse images and TensorBoard's logs each on
+    a tmpfs too small for one preview. Training goes on (said once), the saves are whole."""
+    trial = Trial("disk full", "train: timelapse images and TensorBoard logs")
+    if not env.mounts:
+        trial.skipped = "needs a tmpfs mount (a file size limit would fail the saves too)"
+        return trial
+    model = env.work / "full_previews" / "model"
+    train = ("train", "-A", env.faces["A"], "-B", env.faces["B"], "-m", model, *ENV_TRAIN, "--preview-every", "1",
+             "--timelapse-every", "1", "--iterations", "4")
+    with small_disk(model / "timelapse", 8 * KIB, 0, True) as disk, small_disk(model / "logs", 8 * KIB, 0, True):
+        if disk.limit is not None:
+            trial.skipped = disk.note
+            return trial
+        trial.case += f", each {disk.note}"
+        ran = run(env, *train)
+        warned = [line for line in ran.stderr.splitlines() if " not written (" in line]
+        closing = re.search(r"not written: (\d+) times", ran.stderr)
+        trial.happened = f"exit {ran.code}; " + (
+            f"warned once ({warned[0].split(' in ')[0]} not written), {closing.group(1) if closing else 'no'} "
+            "writes counted at the end, the last save whole" if warned else "no warning")
+        trial.broken += ran_cleanly(ran) + model_kept(model, env.faces, 4) + leftovers(model)
+        trial.broken += [] if len(warned) == 1 else [f"{len(warned)} warnings, not one"]
+        trial.broken += [] if closing else ["no closing count"]
+        trial.broken += unreadable(model / "timelapse", "frames")
+    return trial
+
+
 def full_extract(env: Env) -> Trial:
     trial = Trial("disk full", "extract: faces and alignments file (an earlier one there)")
     folder = env.work / "full_extract"
@@ -580,6 +609,7 @@ def vanish_convert_output(env: Env, to_video: bool) -> Trial:
 
 TRIALS: dict[str, Callable[[Env], Trial | list[Trial]]] = {
     "full_train": full_train,
+    "full_previews": full_previews,
     "full_extract": full_extract,
     "full_alignments": full_alignments,
     "full_convert_video": partial(full_convert, to_video=True),

@@ -42,7 +42,8 @@ class Swapper:
         # from the decoder's mask head.
         import tensorflow as tf  # here, not at the top: convert and evaluate check their input before it loads
 
-        self._masker = tf.function(lambda faces: masker(faces, training=False), reduce_retracing=True) \
+        self._masker = tf.function(lambda faces: masker(faces, training=False), reduce_retracing=True,
+                                    autograph=False) \
             if masker is not None else None
 
     def _function(self, decoder_name: str) -> Any:
@@ -56,7 +57,7 @@ class Swapper:
                 outputs = decoder(encoder(faces, training=False), training=False)
                 return tuple(outputs) if isinstance(outputs, (list, tuple)) else (outputs,)
 
-            self._functions[decoder_name] = tf.function(run, reduce_retracing=True)
+            self._functions[decoder_name] = tf.function(run, reduce_retracing=True, autograph=False)
         return self._functions[decoder_name]
 
     def swap(self, faces: np.ndarray, direction: str = "a2b") -> tuple[np.ndarray, np.ndarray | None]:

@@ -102,6 +102,7 @@ class Loop:
         self._frozen: bool | None = None  # whether the encoder is held now (None: not set yet)
         self._warming = False  # whether the learning rate is below its value (--warmup)
         self.waited = self.stepped = 0.0
+        self.unwritten = 0  # previews, timelapse images and curves files that could not be written
         self.log: TrainingLog | None = None
         self.sums: dict[str, float] = {}  # of each loss since the last TensorBoard point, over self.counted steps
         self.counted = 0
@@ -188,6 +189,9 @@ class Loop:
             progress.close()
             if self.log is not None:
                 self.log.close()
+        if self.unwritten:
+            summary.notes.append(f"previews, timelapse images or curves not written: {self.unwritten} times (the "
+                                 "warning above says why)")
         if self.check is not None and self.eval_seconds:
             summary.notes.append(f"held-out evaluations took {self.eval_seconds / 60:.1f} min; the best score "
                                  f"{self.best:.3f} is in {self.model_dir / BEST}")
@@ -308,8 +312,11 @@ class Loop:
         if preview or timelapse:
             grid = self._write_preview() if preview else self._preview()
             if timelapse:
-                (self.model_dir / "timelapse").mkdir(exist_ok=True)
-                write_png(self.model_dir / "timelapse" / f"{it:08d}.png", grid, text=SYNTHETIC_PNG_TEXT)
+                try:
+                    (self.model_dir / "timelapse").mkdir(exist_ok=True)
+                    write_png(self.model_dir / "timelapse" / f"{it:08d}.png", grid, text=SYNTHETIC_PNG_TEXT)
+                except OSError as err:
+                    self._not_written(f"timelapse/{it:08d}.png", err)
         if self.check is not None and it % cfg.eval_every == 0:
             return self._evaluate()
         return False
@@ -324,7 +331,10 @@ class Loop:
             report = self.check.evaluate(self.swapper)
         numbers = heldout_numbers(report)
         self.curves.add_heldout(self.iteration, report)
-        self.curves.save()
+        try:
+            self.curves.save()
+        except OSError as err:
+            self._not_written("curves.json", err)
         self.log.scalars(self.iteration, {f"heldout/{direction}/{name}": value for direction in ("a2b", "b2a")
                                           for name, value in numbers[direction].items()}
                          | {f"heldout/ssim_{key}": value for key, value in numbers["ssim"].items()}
@@ -349,6 +359,15 @@ class Loop:
         plateau = self.cfg.stop_after_plateau
         return plateau is not None and self.since_best >= plateau
 
+    def _not_written(self, what: str, err: OSError) -> None:
+        """A preview, timelapse image or curves file that could not be written (a full disk, a folder made
+        read-only): said once a run and counted, and training goes on; the saves say for themselves whether
+        they fit."""
+        if not self.unwritten:
+            log.warning("%s in %s not written (%s): training goes on, and so do its saves", what, self.model_dir,
+                        err.strerror or err)
+        self.unwritten += 1
+
     def _preview(self) -> np.ndarray:
         if self.preview_faces is None:
             self.preview_faces = self.feed.preview_faces(self.PREVIEW_FACES)
@@ -359,9 +378,12 @@ class Loop:
         """preview.png and curves.png in the model folder, as the model is now, and the preview in TensorBoard;
         returns the grid."""
         grid = self._preview()
-        write_png(self.model_dir / "preview.png", grid, text=SYNTHETIC_PNG_TEXT)
-        self.curves.save()
-        write_png(self.model_dir / "curves.png", self.curves.plot())
+        try:
+            write_png(self.model_dir / "preview.png", grid, text=SYNTHETIC_PNG_TEXT)
+            self.curves.save()
+            write_png(self.model_dir / "curves.png", self.curves.plot())
+        except OSError as err:
+            self._not_written("preview.png and curves.png", err)
         if self.log is not None:
             self.log.image(self.iteration, "preview", grid)
         return grid

@@ -7,6 +7,8 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -312,11 +314,9 @@ class Loop:
         if preview or timelapse:
             grid = self._write_preview() if preview else self._preview()
             if timelapse:
-                try:
+                with self._or_warn(f"timelapse/{it:08d}.png"):
                     (self.model_dir / "timelapse").mkdir(exist_ok=True)
                     write_png(self.model_dir / "timelapse" / f"{it:08d}.png", grid, text=SYNTHETIC_PNG_TEXT)
-                except OSError as err:
-                    self._not_written(f"timelapse/{it:08d}.png", err)
         if self.check is not None and it % cfg.eval_every == 0:
             return self._evaluate()
         return False
@@ -331,10 +331,8 @@ class Loop:
             report = self.check.evaluate(self.swapper)
         numbers = heldout_numbers(report)
         self.curves.add_heldout(self.iteration, report)
-        try:
+        with self._or_warn("curves.json"):
             self.curves.save()
-        except OSError as err:
-            self._not_written("curves.json", err)
         self.log.scalars(self.iteration, {f"heldout/{direction}/{name}": value for direction in ("a2b", "b2a")
                                           for name, value in numbers[direction].items()}
                          | {f"heldout/ssim_{key}": value for key, value in numbers["ssim"].items()}
@@ -359,14 +357,18 @@ class Loop:
         plateau = self.cfg.stop_after_plateau
         return plateau is not None and self.since_best >= plateau
 
-    def _not_written(self, what: str, err: OSError) -> None:
-        """A preview, timelapse image or curves file that could not be written (a full disk, a folder made
-        read-only): said once a run and counted, and training goes on; the saves say for themselves whether
+    @contextmanager
+    def _or_warn(self, what: str) -> Iterator[None]:
+        """Writes of a preview, timelapse image or curves file: one that fails (a full disk, a folder made
+        read-only) is said once a run and counted, and training goes on; the saves say for themselves whether
         they fit."""
-        if not self.unwritten:
-            log.warning("%s in %s not written (%s): training goes on, and so do its saves", what, self.model_dir,
-                        err.strerror or err)
-        self.unwritten += 1
+        try:
+            yield
+        except OSError as err:
+            if not self.unwritten:
+                log.warning("%s in %s not written (%s): training goes on, and so do its saves", what,
+                            self.model_dir, err.strerror or err)
+            self.unwritten += 1
 
     def _preview(self) -> np.ndarray:
         if self.preview_faces is None:
@@ -378,12 +380,10 @@ class Loop:
         """preview.png and curves.png in the model folder, as the model is now, and the preview in TensorBoard;
         returns the grid."""
         grid = self._preview()
-        try:
+        with self._or_warn("preview.png and curves.png"):
             write_png(self.model_dir / "preview.png", grid, text=SYNTHETIC_PNG_TEXT)
             self.curves.save()
             write_png(self.model_dir / "curves.png", self.curves.plot())
-        except OSError as err:
-            self._not_written("preview.png and curves.png", err)
         if self.log is not None:
             self.log.image(self.iteration, "preview", grid)
         return grid

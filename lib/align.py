@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from lib.blend import keep_grain
 from lib.types import Box, Face, Frame, Landmarks, Mask, Matrix
 
 # Derived by scripts/derive_template.py: Procrustes mean of 53 real 68-point shapes (dlib's ground
@@ -194,11 +195,12 @@ def eye_centres(landmarks: Landmarks) -> npt.NDArray[np.float64]:
 
 
 def paste_face(frame: Frame, face: Face, mask: Mask, matrix: Matrix,
-               blend: Callable[[Frame, Frame, Mask], Frame] | None = None) -> Frame:
+               blend: Callable[[Frame, Frame, Mask], Frame] | None = None, *, grain: float = 0.0) -> Frame:
     """Warp a face (n x n, BGR uint8) and its mask (n x n float32 in [0, 1]) back into a copy of the frame
     and blend them there; matrix takes frame pixels to the face's pixels. Only the face's footprint is
     warped (cubic for the face, linear for the mask), so the cost does not grow with the frame size.
-    blend(background, warped face, warped mask) -> patch, alpha blending when None."""
+    blend(background, warped face, warped mask) -> patch, alpha blending when None. grain: how much of the frame's
+    detail finer than the face's resolution is kept (lib.blend.keep_grain)."""
     size = face.shape[0]
     inverse = invert(matrix)
     corners = transform_points(inverse, np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64))
@@ -221,6 +223,7 @@ def paste_face(frame: Frame, face: Face, mask: Mask, matrix: Matrix,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     alpha = np.clip(warped_mask, 0.0, 1.0).astype(np.float32)
     background = frame[top:bottom, left:right]
+    warped = keep_grain(np.asarray(warped, np.uint8), background, grain, scale)
     if blend is None:
         out[top:bottom, left:right] = cv2.blendLinear(warped, background, alpha, 1.0 - alpha)
     else:

@@ -1,4 +1,5 @@
-"""Putting a swapped face over the original: mask shaping (erode, feather), alpha and Poisson blending, sharpening.
+"""Putting a swapped face over the original: mask shaping (erode, feather), alpha and Poisson blending, sharpening,
+the frame's own grain kept.
 
 The blend functions take a background patch of the frame, the swapped face already warped onto it and the
 mask warped with it, and return the blended patch; lib.align.paste_face does the geometry.
@@ -43,6 +44,28 @@ def sharpen(face: Face, amount: float, radius: float = 1.0) -> Face:
         return face
     blurred = cv2.GaussianBlur(face, (0, 0), radius)
     return np.asarray(cv2.addWeighted(face, 1.0 + amount, blurred, -amount, 0), np.uint8)
+
+
+# A Gaussian of this sigma, in crop pixels, halves frequencies at the crop's Nyquist (0.5 cycles per pixel):
+# what it takes away is what a model of that resolution cannot draw.
+GRAIN_SIGMA = 0.375
+
+
+def keep_grain(warped: Frame, background: Frame, amount: float, scale: float) -> Frame:
+    """The frame's finest detail kept in a face drawn at a lower resolution: the band above the model crop's
+    Nyquist (scale: crop pixels per frame pixel; a face enlarged into its frame has scale < 1) is taken from
+    the background (the original frame: its grain, pores, lashes) instead of the enlarged face, which has
+    nothing there. amount 0 leaves the face as it is, 1 swaps the whole band. BGR uint8 patches of one size."""
+    if amount <= 0 or scale >= 1.0:
+        return warped
+    sigma = GRAIN_SIGMA / scale
+
+    def band(image: Frame) -> np.ndarray:
+        values = image.astype(np.float32)
+        return values - cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+    kept = warped.astype(np.float32) + amount * (band(background) - band(warped))
+    return np.asarray(np.clip(np.rint(kept), 0, 255), np.uint8)
 
 
 def alpha_blend(background: Frame, face: Frame, mask: Mask) -> Frame:

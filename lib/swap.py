@@ -96,6 +96,7 @@ class SwapOptions:
     follow: float = 1.0
     follow_shape: float = 0.8
     skin: bool = False  # keep the mask's edge to the swapped face's skin colours (lib.blend.keep_to_skin)
+    grain: float = 0.0  # how much of the frame's detail finer than the model's crop is kept (lib.blend.keep_grain)
     # The options the user chose (the command line's); None: all of them (options made in code). The others give
     # way to a model's own convert settings (over).
     given: frozenset[str] | None = None
@@ -104,6 +105,7 @@ class SwapOptions:
         check_range("mask erosion", self.erosion, -50, 50, unit="% of the face crop")
         check_range("mask blur", self.blur, 0, 50, unit="% of the face crop")
         check_range("sharpen amount", self.sharpen, 0, 3)
+        check_range("grain kept", self.grain, 0, 1)
         check_range("faces per model call", self.batch_size, 1, 256)
         check_range("landmark follow", self.follow, 0, 1)
         check_range("face shape kept by --follow", self.follow_shape, 0, 1)
@@ -321,7 +323,8 @@ class FaceSwapper:
             face = self.color.adjust(output, crops[job], mask)
             face = sharpen(face, self.options.sharpen)
             pasted = feather_mask(mask * self.border, self.blur)
-            images[index] = paste_face(images[index], face, pasted, matrix, self.blend)
+            images[index] = paste_face(images[index], face, pasted, matrix, self.blend,
+                                       grain=self.options.grain)
             results[index].append(SwappedFace(inputs[job], output, face, pasted, matrix, made, unfollowed))
         self.timings["crop"] += after_crop - start
         self.timings["model"] += after_model - after_crop

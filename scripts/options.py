@@ -21,9 +21,9 @@ __all__ = ["DEFAULT_ALIGNER", "DEFAULT_DETECTOR"]
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
-    """--mask, --erosion, --blur, --color, --blend, --sharpen, --follow, --follow-shape, --skin, --batch-size: the
-    fields of lib.swap.SwapOptions. Those left out are not set (argparse.SUPPRESS): the model's own convert
-    settings (a recipe's) take their place, else SwapOptions' defaults."""
+    """--mask, --erosion, --blur, --color, --blend, --sharpen, --grain, --follow, --follow-shape, --skin,
+    --batch-size: the fields of lib.swap.SwapOptions. Those left out are not set (argparse.SUPPRESS): the model's
+    own convert settings (a recipe's) take their place, else SwapOptions' defaults."""
     default = SwapOptions()
     group = parser.add_argument_group("how swapped faces go back into the frame (left out: the model's recipe's "
                                       "settings, else these defaults)")
@@ -41,6 +41,10 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
                        help="gaussian: feathered alpha (default); poisson: OpenCV seamless cloning")
     group.add_argument("--sharpen", type=float, default=argparse.SUPPRESS,
                        help="unsharp-mask amount, 0-3 (default: 0, off)")
+    group.add_argument("--grain", type=float, default=argparse.SUPPRESS, metavar="G",
+                       help="keep this much (0-1) of the frame's own detail finer than the model draws (a 64 px "
+                            "face enlarged into its frame has none: grain, pores, lashes come from the original "
+                            f"frame; default: {default.grain:g})")
     group.add_argument("--follow", type=float, default=argparse.SUPPRESS, metavar="F",
                        help="move the swapped face's brows, eyes, nose and mouth this far (0-1) to where they "
                             "belong: the target person's face shape (kept by train) with the source's head turn "

@@ -8,6 +8,7 @@ import pytest
 
 from lib.align import paste_face, warp_face
 from lib.blend import alpha_blend, erode_mask, feather_mask, poisson_blend, sharpen
+from lib.evaluation.realism import high_frequency_share
 from lib.image import read_image
 from lib.smoothing import LandmarkSmoother
 from tests.conftest import DATA
@@ -135,6 +136,32 @@ def test_paste_with_a_custom_blend_and_a_face_hanging_off_the_frame(frame: np.nd
     out = paste_face(frame, np.zeros((SIZE, SIZE, 3), np.uint8), _disc(), matrix, poisson_blend)
     assert out.shape == frame.shape
     assert np.array_equal(out[-100:, -100:], frame[-100:, -100:])
+
+
+def test_grain_brings_back_the_frames_detail_finer_than_the_crop(frame: np.ndarray) -> None:
+    # A 64 px crop enlarged 2.5x back into its frame has lost what lies above the crop's Nyquist: --grain takes
+    # that band from the frame. Measured on the face's middle, by evaluate's own detail measure.
+    matrix = _matrix(frame)
+    crop = warp_face(frame, matrix, SIZE)
+    mask = np.ones((SIZE, SIZE), np.float32)
+    x, y, half = frame.shape[1] // 2, frame.shape[0] // 2, 50
+
+    def middle(image: np.ndarray) -> np.ndarray:
+        return image[y - half:y + half, x - half:x + half]
+
+    def kept(image: np.ndarray) -> float:
+        return high_frequency_share(middle(image)) / high_frequency_share(middle(frame))
+
+    plain, half_grain, grain = (paste_face(frame, crop, mask, matrix, grain=amount) for amount in (0.0, 0.5, 1.0))
+    assert np.array_equal(plain, paste_face(frame, crop, mask, matrix))
+    assert kept(plain) < 0.5 < kept(half_grain) < kept(grain)
+    assert kept(grain) > 0.75
+    error = [np.abs(middle(image).astype(int) - middle(frame)).mean() for image in (plain, grain)]
+    assert error[1] < 0.5 * error[0]
+    # A face drawn at the frame's resolution or finer has no band to fill: left as it is.
+    sharp = _matrix(frame, scale=1.0)
+    crop = warp_face(frame, sharp, SIZE)
+    assert np.array_equal(paste_face(frame, crop, mask, sharp, grain=1.0), paste_face(frame, crop, mask, sharp))
 
 
 # --- temporal smoothing --------------------------------------------------------------------------------------

@@ -146,7 +146,8 @@ def _convert(setup: Setup, source: Path, target: Path, **options: Any) -> Any:
 MODES = [
     {"color": "none", "blend": "gaussian", "mask": "hull"},
     {"color": "avg-color", "blend": "poisson", "mask": "none"},
-    {"color": "match-hist", "blend": "gaussian", "mask": "auto", "sharpen": 1.0, "erosion": 5.0, "blur": 10.0},
+    {"color": "match-hist", "blend": "gaussian", "mask": "auto", "sharpen": 1.0, "erosion": 5.0, "blur": 10.0,
+     "grain": 1.0},
     {"color": "color-transfer", "blend": "poisson", "mask": "hull", "erosion": -5.0, "blur": 0.0},
 ]
 
@@ -185,7 +186,7 @@ def test_evaluate_swaps_each_face_exactly_as_convert(setup: Setup, frames_folder
     from lib.swap import SwapOptions
     from plugins.convert import load_face_swapper
 
-    options = {"color": "match-hist", "erosion": 3.0, "blur": 8.0, "sharpen": 0.5}
+    options = {"color": "match-hist", "erosion": 3.0, "blur": 8.0, "sharpen": 0.5, "grain": 0.5}
     summary = _convert(setup, frames_folder, tmp_path / "out", **options)
     assert summary.faces_swapped == 5
     source = FrameSource(frames_folder)

@@ -28,8 +28,9 @@ RECIPES = {recipe.name: recipe for recipe in (
             "color_match": 0.5},
            # Convert: the mask's edge kept to skin colours (no strip of the other person's background on the
            # cheeks), the features moved half-way to the source's (all the way smeared open mouths and pulled the
-           # identity toward the source), a light unsharp mask (docs/realism.md has the measurements).
-           warp_share=0.7, convert={"sharpen": 0.5, "follow": 0.5, "skin": True}),
+           # identity toward the source), a light unsharp mask, and the frame's own detail finer than the 64 px
+           # face can draw (docs/realism.md has the measurements).
+           warp_share=0.7, convert={"sharpen": 0.5, "follow": 0.5, "skin": True, "grain": 1.0}),
     Recipe("gpu", "the classic 64 px model with a learned mask, overnight on a GPU",
            {"model": "original", "learn_mask": True}),
 )}

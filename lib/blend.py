@@ -58,14 +58,12 @@ def keep_grain(warped: Frame, background: Frame, amount: float, scale: float) ->
     nothing there. amount 0 leaves the face as it is, 1 swaps the whole band. BGR uint8 patches of one size."""
     if amount <= 0 or scale >= 1.0:
         return warped
-    sigma = GRAIN_SIGMA / scale
-
-    def band(image: Frame) -> np.ndarray:
-        values = image.astype(np.float32)
-        return values - cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-
-    kept = warped.astype(np.float32) + amount * (band(background) - band(warped))
-    return np.asarray(np.clip(np.rint(kept), 0, 255), np.uint8)
+    face = warped.astype(np.float32)
+    # The band is linear (an image less its blur), so the frame's band less the face's is the band of their
+    # difference: one blur, not two.
+    difference = background.astype(np.float32) - face
+    band = difference - cv2.GaussianBlur(difference, (0, 0), GRAIN_SIGMA / scale, borderType=cv2.BORDER_REFLECT)
+    return np.asarray(np.clip(np.rint(face + amount * band), 0, 255), np.uint8)
 
 
 def alpha_blend(background: Frame, face: Frame, mask: Mask) -> Frame:
